@@ -1,0 +1,3 @@
+"""signalement: collect, analyze and share reports of spam, phishing and smishing."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,129 @@
+"""The `signalement` command."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+
+import click
+
+from signalement.domain.accounts import Role
+from signalement.platform import Platform
+from signalement.settings import Settings
+from signalement.store import audit
+from signalement.store.accounts import create_user, issue_token, user_count
+from signalement.store.migrate import upgrade
+
+ROLES = click.Choice([r.value for r in Role])
+
+
+@click.group()
+def main() -> None:
+    """signalement: collect, analyze and share reports of spam, phishing and smishing."""
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8000).")
+@click.option("--no-worker", is_flag=True, help="Run the API only; start workers with `signalement worker`.")
+def serve(host: str | None, port: int | None, no_worker: bool) -> None:
+    """Run the platform: migrate the database, then the API with a worker process beside it."""
+    from signalement.web.server import run_server
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if no_worker:
+        settings.worker = False
+    platform = Platform(settings)
+    upgrade(platform.engine)
+    _bootstrap_admin(platform)
+    platform.close()
+    run_server(settings)
+
+
+@main.command()
+def worker() -> None:
+    """Run jobs from the queue (start as many as you like, on any host sharing the database)."""
+    from signalement.work.worker import worker_main
+
+    settings = Settings()
+    worker_main(settings)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    platform = Platform(Settings())
+    upgrade(platform.engine)
+    click.echo("database is up to date")
+
+
+@main.group()
+def user() -> None:
+    """People who use the platform."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--role", type=ROLES, default=Role.REPORTER.value, show_default=True)
+@click.option("--password", is_flag=True, help="Also set a password (prompted).")
+@click.option("--token-name", default="cli", show_default=True)
+def user_create(email: str, role: str, password: bool, token_name: str) -> None:
+    """Create a user and print a one-time API token."""
+    secret = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    platform = Platform(Settings())
+    upgrade(platform.engine)
+    with platform.engine.begin() as conn:
+        user_id = create_user(conn, email, Role(role), password=secret)
+        token = issue_token(conn, user_id, name=token_name)
+        audit.record(conn, actor="cli", action="user.create", target=f"user:{user_id}", detail={"role": role})
+    click.echo(f"created {role} {email} (id {user_id})")
+    click.echo(f"API token (shown once, keep it safe): {token}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the audit log; exit 1 if it was tampered with."""
+    platform = Platform(Settings())
+    with platform.engine.connect() as conn:
+        broken = audit.first_broken(conn)
+    if broken is None:
+        click.echo("audit log intact")
+        return
+    click.echo(f"audit log broken at entry {broken}", err=True)
+    sys.exit(1)
+
+
+def _bootstrap_admin(platform: Platform) -> None:
+    """On the very first start, create a staff admin and say how to sign in."""
+    with platform.engine.begin() as conn:
+        if user_count(conn):
+            return
+        password = secrets.token_urlsafe(12)
+        email = "admin@localhost"
+        user_id = create_user(conn, email, Role.ADMIN, password=password, display_name="Administrator")
+        token = issue_token(conn, user_id, name="bootstrap")
+        audit.record(
+            conn,
+            actor="system",
+            action="user.create",
+            target=f"user:{user_id}",
+            detail={"role": Role.ADMIN, "bootstrap": True},
+        )
+    logging.getLogger(__name__).info("created the first administrator")
+    click.echo(
+        "\n  First start: an administrator was created.\n"
+        f"    e-mail:    {email}\n    password:  {password}\n    API token: {token}\n"
+        "  They are shown only this once. Create more users with `signalement user create`.\n"
+    )

@@ -1,0 +1,24 @@
+"""Interfaces the core depends on; adapters in store/ and work/ implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    stored_size: int
+    created: bool  # False when identical bytes were already stored
+
+
+class BlobStore(Protocol):
+    """Content-addressed storage of exact bytes. `put` returns only once the bytes are durable."""
+
+    def put(self, data: bytes) -> StoredBlob: ...
+
+    def get(self, sha256: str) -> bytes: ...
+
+    def exists(self, sha256: str) -> bool: ...

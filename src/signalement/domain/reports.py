@@ -1,0 +1,35 @@
+"""Reports as the platform sees them, independent of how they are stored or served."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReportKind(StrEnum):
+    MESSAGE = "message"  # an RFC 5322 message someone received
+    ARF = "arf"  # an RFC 5965 feedback report (a mailbox provider's complaint)
+    SMS = "sms"  # a text message, stored as a JSON document
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    ANALYZED = "analyzed"
+    FAILED = "failed"
+
+
+class ReportedCategory(StrEnum):
+    """What the reporter said the message is; the platform's own verdict is kept apart."""
+
+    SPAM = "spam"
+    PHISHING = "phishing"
+    SCAM = "scam"
+    UNKNOWN = "unknown"
+
+
+class Channel(StrEnum):
+    """How a report reached the platform."""
+
+    API = "api"
+    BATCH = "batch"
+    SIGNAL_SPAM = "signal_spam"
+    SMS_API = "sms_api"

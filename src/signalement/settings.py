@@ -1,0 +1,100 @@
+"""Settings from SIGNALEMENT_* environment variables, then an optional TOML file, then defaults.
+
+Every setting is documented in docs/configuration.md; keep both in step.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNALEMENT_", extra="ignore")
+
+    config_file: Path | None = Field(default=None, description="Optional TOML file with these same keys.")
+    data_dir: Path = Field(default=Path("data"), description="Folder for the SQLite database and the blobs.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    blob_dir: Path | None = Field(default=None, description="Blob store folder; default data_dir/blobs.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field(default="", description="Base URL used in links; default http://host:port.")
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_batch_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(default=1000, ge=1)
+    anonymous_reports: bool = Field(default=False, description="Accept reports without credentials.")
+    anonymous_rate_per_minute: int = Field(default=10, ge=1)
+    basic_auth_cache_seconds: int = Field(default=300, ge=0)
+    queue_backend: Literal["auto", "database", "procrastinate"] = "auto"
+    worker: bool = Field(default=True, description="serve starts a worker process beside the API.")
+    job_max_attempts: int = Field(default=5, ge=1)
+    job_retry_base_seconds: float = Field(default=2.0, ge=0)
+    job_lease_seconds: int = Field(default=60, ge=2, description="A job held longer by a silent worker is run again.")
+    secret_key: str = Field(default="", description="Server secret; default generated in data_dir.")
+    log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls, env_settings))
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'signalement.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def effective_queue_backend(self) -> Literal["database", "procrastinate"]:
+        if self.queue_backend == "auto":
+            return "database" if self.is_sqlite else "procrastinate"
+        return self.queue_backend
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def server_secret(self) -> bytes:
+        """The configured secret, or one generated once and kept in data_dir (mode 0600)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the file named by SIGNALEMENT_CONFIG_FILE; environment variables win over it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._path = env().get("config_file")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if not self._path:
+            return {}
+        with Path(self._path).open("rb") as f:
+            return tomllib.load(f)

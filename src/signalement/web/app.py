@@ -1,0 +1,30 @@
+"""The FastAPI application: the API routers around one Platform."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from signalement import __version__
+from signalement.platform import Platform
+from signalement.web import admin_api, health, reports_api, signal_spam, sms_api
+from signalement.web.auth import Authenticator, BasicCache
+from signalement.web.errors import install_error_handlers
+from signalement.web.ratelimit import RateLimiter
+
+DESCRIPTION = """signalement collects reports of spam, phishing and smishing, analyzes them and shares what it
+learns. Authenticate with `Authorization: Bearer <token>` (from `signalement user create`) or HTTP Basic.
+Errors are RFC 9457 problem details."""
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(title="signalement", version=__version__, description=DESCRIPTION)
+    settings = platform.settings
+    app.state.platform = platform
+    app.state.authenticator = Authenticator(platform.engine, BasicCache(settings.basic_auth_cache_seconds))
+    app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
+    install_error_handlers(app)
+    for module in (reports_api, sms_api, signal_spam, admin_api, health):
+        app.include_router(module.router)
+    app.state.metrics = health.Metrics(platform)
+    app.add_middleware(health.RequestMetrics, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,74 @@
+"""The embedded server: uvicorn for the API, and a worker in a separate process (so that CPU-bound analysis
+never stalls the API), restarted if it dies."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from multiprocessing.process import BaseProcess
+
+import uvicorn
+
+from signalement.platform import Platform
+from signalement.settings import Settings
+from signalement.web.app import create_app
+from signalement.work.worker import worker_main
+
+log = logging.getLogger(__name__)
+
+
+class WorkerSupervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.context = multiprocessing.get_context("spawn")
+        self.process: BaseProcess | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self.thread.start()
+
+    def _spawn(self) -> None:
+        self.process = self.context.Process(target=worker_main, args=(self.settings,), name="signalement-worker")
+        self.process.start()
+        log.info("worker process %s started", self.process.pid)
+
+    def _watch(self) -> None:
+        while not self.stopping.wait(1.0):
+            if self.process is not None and not self.process.is_alive():
+                log.warning("worker process %s exited with %s; restarting", self.process.pid, self.process.exitcode)
+                time.sleep(1.0)
+                if not self.stopping.is_set():
+                    self._spawn()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()  # SIGTERM: the worker finishes its job, then exits
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self.process.kill()
+
+
+def run_server(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    supervisor = WorkerSupervisor(settings) if settings.worker else None
+    if supervisor:
+        supervisor.start()
+    platform = Platform(settings)
+    try:
+        uvicorn.run(
+            create_app(platform),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,  # access logs would hold reporters' addresses
+            proxy_headers=False,
+        )
+    finally:
+        if supervisor:
+            supervisor.stop()
+        platform.close()

@@ -66,7 +66,9 @@ def engine() -> Iterator[Engine]:
 @pytest.fixture
 def queue(engine: Engine) -> ProcrastinateQueue:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE procrastinate_jobs, procrastinate_workers, job_keys, job_failures, test_runs CASCADE"))
+        conn.execute(
+            text("TRUNCATE procrastinate_jobs, procrastinate_workers, job_keys, job_failures, test_runs CASCADE")
+        )
     url = engine.url.render_as_string(hide_password=False)
     return ProcrastinateQueue(engine, conninfo_from_sqlalchemy_url(url), retry_base_seconds=0.01, poll_seconds=0.05)
 
@@ -184,6 +186,23 @@ def test_a_failing_task_is_retried_until_it_succeeds(
         assert queue.dead_jobs(conn) == []
 
 
+def test_retries_back_off_exponentially(engine: Engine, queue: ProcrastinateQueue, ctx: TaskContext) -> None:
+    started: list[float] = []
+
+    def fails_twice(ctx: TaskContext, payload: Payload) -> None:
+        started.append(time.monotonic())
+        if len(started) < 3:
+            raise RuntimeError("not yet")
+
+    queue.retry_base_seconds = 0.2
+    enqueue(engine, queue, JobRequest("backoff", {}))
+    with worker(queue, ctx, {"backoff": TaskSpec("backoff", fails_twice)}):
+        wait_until(lambda: pending(engine, queue) == 0)
+    assert len(started) == 3
+    assert started[1] - started[0] >= 0.2
+    assert started[2] - started[1] >= 0.4
+
+
 def test_a_job_that_always_fails_becomes_dead_and_can_be_requeued(
     engine: Engine, queue: ProcrastinateQueue, ctx: TaskContext
 ) -> None:
@@ -208,8 +227,10 @@ def test_a_job_that_always_fails_becomes_dead_and_can_be_requeued(
     with engine.connect() as conn:
         [dead] = queue.dead_jobs(conn)
     assert (dead.task, dict(dead.payload), dead.attempts) == ("broken", {"report": 42}, 3)
-    assert dead.last_error is not None and "ValueError: cannot handle 42" in dead.last_error
-    assert dead.failed_at is not None and dead.failed_at <= utcnow()
+    assert dead.last_error is not None
+    assert "ValueError: cannot handle 42" in dead.last_error
+    assert dead.failed_at is not None
+    assert dead.failed_at <= utcnow()
 
     with engine.begin() as conn:
         assert not queue.requeue(conn, dead.id + 1000)
@@ -223,6 +244,48 @@ def test_a_job_that_always_fails_becomes_dead_and_can_be_requeued(
     with engine.connect() as conn:
         assert queue.dead_jobs(conn) == []
         assert conn.scalar(select(func.count()).select_from(job_failures)) == 0
+
+
+def test_on_dead_that_fails_is_tried_again_with_the_job(
+    engine: Engine, queue: ProcrastinateQueue, ctx: TaskContext
+) -> None:
+    calls: list[str] = []
+
+    def fail(ctx: TaskContext, payload: Payload) -> None:
+        record("fail", "try")(ctx, {})
+        raise RuntimeError("always")
+
+    def on_dead(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:
+        conn.execute(insert(runs).values(task="on_dead", tag=str(len(calls))))
+        calls.append(error)
+        if len(calls) == 1:
+            raise OSError("the notifier is down")
+
+    enqueue(engine, queue, JobRequest("fail", {}))
+    with worker(queue, ctx, {"fail": TaskSpec("fail", fail, max_attempts=2, on_dead=on_dead)}):
+        wait_until(lambda: pending(engine, queue) == 0)
+    # The burial's rollback left the job alive: it ran once more and died with on_dead committed once.
+    assert len(run_tags(engine, "fail")) == 3
+    assert len(calls) == 2
+    assert run_tags(engine, "on_dead") == ["1"]
+    with engine.connect() as conn:
+        [dead] = queue.dead_jobs(conn)
+    assert dead.attempts == 3
+
+
+def test_stop_waits_for_the_running_job(engine: Engine, queue: ProcrastinateQueue, ctx: TaskContext) -> None:
+    started = threading.Event()
+
+    def slow(ctx: TaskContext, payload: Payload) -> None:
+        started.set()
+        time.sleep(1)
+        record("slow", "done")(ctx, {})
+
+    enqueue(engine, queue, JobRequest("slow", {}))
+    with worker(queue, ctx, {"slow": TaskSpec("slow", slow)}):
+        assert started.wait(10)
+    assert run_tags(engine, "slow") == ["done"]
+    assert pending(engine, queue) == 0
 
 
 def test_a_failed_requeue_rolls_back(engine: Engine, queue: ProcrastinateQueue, ctx: TaskContext) -> None:
@@ -264,8 +327,9 @@ def test_two_workers_share_the_jobs_and_run_each_once(
         return run
 
     other = ProcrastinateQueue(engine, queue.conninfo, retry_base_seconds=0.01, poll_seconds=0.05)
-    with worker(queue, ctx, {"share": TaskSpec("share", by("a"))}), worker(
-        other, ctx, {"share": TaskSpec("share", by("b"))}
+    with (
+        worker(queue, ctx, {"share": TaskSpec("share", by("a"))}),
+        worker(other, ctx, {"share": TaskSpec("share", by("b"))}),
     ):
         with engine.connect() as conn:
             wait_until(lambda: conn.scalar(text("SELECT count(*) FROM procrastinate_workers")) == 2)

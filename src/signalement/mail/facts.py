@@ -143,14 +143,19 @@ def _parts(msg: Message, facts: HeaderFacts) -> None:
 
 
 def header_facts(raw: bytes) -> HeaderFacts:
-    msg = message_from_bytes(raw, policy=compat32)
     head = header_block(raw)
     facts = HeaderFacts(size=len(raw), header_size=len(head))
+    try:
+        msg = message_from_bytes(raw, policy=compat32)
+    except RecursionError:  # the stdlib parser recurses per nesting level: a hostile message can nest thousands
+        msg = message_from_bytes(head + b"\r\n\r\n", policy=compat32)
+        facts.defects.append("TooDeeplyNested")
     facts.from_ = _addresses(msg, "from")
     facts.to = _addresses(msg, "to")
     facts.cc = _addresses(msg, "cc")
     facts.subject = decode(msg["subject"]) if msg["subject"] is not None else None
-    facts.date, facts.date_raw = _date(msg["date"])
+    # compat32 hands back a Header object, not a str, for a value with raw 8-bit bytes
+    facts.date, facts.date_raw = _date(None if msg["date"] is None else str(msg["date"]))
     facts.message_id = decode(msg["message-id"]).strip() or None
     facts.content_type = msg.get_content_type()
     facts.is_arf = _is_arf(msg)

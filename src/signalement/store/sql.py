@@ -16,5 +16,7 @@ def utcnow() -> datetime:
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True if a row was inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount)
+    # RETURNING rather than rowcount, which drivers do not all report for ON CONFLICT DO NOTHING
+    key = next(iter(table.primary_key.columns))
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return conn.execute(stmt).first() is not None

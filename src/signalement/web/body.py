@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
@@ -32,7 +32,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def parse_multipart(request: Request, body: bytes, *, max_files: int = 1) -> FormData:
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
     parser = MultiPartParser(request.headers, stream(), max_files=max_files, max_fields=20, max_part_size=64 * 1024)

@@ -87,9 +87,10 @@ async def submit_report(
         category, text, client_name = reported_category, comment, client
     elif kind == "multipart/form-data":
         form = await parse_multipart(request, await read_body(request, limit + FORM_OVERHEAD))
-        raw = await form_bytes(form.get("file"))
-        if raw is None:
+        uploaded = await form_bytes(form.get("file"))
+        if uploaded is None:
             raise ApiError(422, "missing_file", "the form has no `file` field")
+        raw = uploaded
         category = parse_category(form_text(form, "reported_category")) or reported_category
         text = form_text(form, "comment") or comment
         client_name = form_text(form, "client") or client

@@ -24,10 +24,11 @@ from typing import Any
 from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, RetryDecision
 from procrastinate.jobs import DeleteJobCondition, Job
 from procrastinate.schema import SchemaManager
-from sqlalchemy import Connection, Engine, delete, text
+from sqlalchemy import Connection, Engine, Table, delete, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
-from signalement.store.sql import insert_ignore, utcnow
+from signalement.store.sql import utcnow
 from signalement.store.tables import job_failures, job_keys
 from signalement.work.port import (
     DeadJob,
@@ -116,6 +117,13 @@ def procrastinate_schema_sql() -> str:
     return str(SchemaManager.get_schema())
 
 
+def _insert_new(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True if inserted. Like sql.insert_ignore, but asks RETURNING:
+    with psycopg, SQLAlchemy 2.1 reports rowcount -1 for this INSERT, which insert_ignore takes for a row."""
+    stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key)
+    return conn.execute(stmt).first() is not None
+
+
 class _BurialError(Exception):
     """on_dead or the failure record did not commit: the job must not die unrecorded, so it is retried."""
 
@@ -160,7 +168,7 @@ class ProcrastinateQueue:
     # -- the port ---------------------------------------------------------------------------------------
 
     def enqueue(self, conn: Connection, job: JobRequest) -> bool:
-        if job.key is not None and not insert_ignore(conn, job_keys, {"key": job.key, "created_at": utcnow()}):
+        if job.key is not None and not _insert_new(conn, job_keys, {"key": job.key, "created_at": utcnow()}):
             return False
         args = json.dumps(dict(job.payload))
         conn.execute(_DEFER, {"queue": QUEUE, "task": job.task, "args": args, "scheduled_at": job.run_at})
@@ -168,9 +176,7 @@ class ProcrastinateQueue:
 
     def dead_jobs(self, conn: Connection, limit: int = 100) -> list[DeadJob]:
         rows = conn.execute(_DEAD_JOBS, {"limit": limit}).mappings()
-        return [
-            DeadJob(r["id"], r["task_name"], r["args"], r["attempts"], r["error"], r["failed_at"]) for r in rows
-        ]
+        return [DeadJob(r["id"], r["task_name"], r["args"], r["attempts"], r["error"], r["failed_at"]) for r in rows]
 
     def requeue(self, conn: Connection, job_id: int) -> bool:
         if conn.execute(_REQUEUE, {"job_id": job_id}).first() is None:
@@ -215,7 +221,7 @@ class ProcrastinateQueue:
             with ctx.engine.begin() as conn:
                 row = {"job_id": job.id, "task": spec.name, "error": error, "failed_at": utcnow()}
                 # Already there: this is a re-run of a job whose worker died just after burying it.
-                if insert_ignore(conn, job_failures, row) and spec.on_dead is not None:
+                if _insert_new(conn, job_failures, row) and spec.on_dead is not None:
                     spec.on_dead(ctx, conn, payload, error)
         except Exception as exc:
             log.exception("job %s (%s) could not be made a dead job; retrying it", job.id, spec.name)

@@ -135,7 +135,7 @@ def _parts(msg: Message, facts: HeaderFacts) -> None:
         if filename or part.get_content_disposition() == "attachment":
             facts.attachments += 1
         if isinstance(payload, list):
-            stack.extend((child, depth + 1) for child in reversed(payload))
+            stack.extend((child, depth + 1) for child in reversed(payload) if isinstance(child, Message))
         for defect in part.defects:
             facts.defects.append(type(defect).__name__)
     if stack:

@@ -15,7 +15,7 @@ from signalement.store import audit
 from signalement.store.accounts import Principal
 from signalement.store.db import read
 from signalement.web.auth import require_staff
-from signalement.web.deps import PlatformDep, PrincipalDep, client_address
+from signalement.web.deps import MAX_ID, IdPath, PlatformDep, PrincipalDep, client_address
 from signalement.web.errors import ApiError, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
@@ -58,7 +58,7 @@ def _admin(principal: Principal | None) -> Principal:
 def read_audit(
     platform: PlatformDep,
     principal: PrincipalDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     _admin(principal)
@@ -84,7 +84,7 @@ def dead_jobs(
 
 
 @router.post("/jobs/{job_id}:retry", status_code=202, summary="Run a dead job again (staff)")
-async def retry_job(job_id: int, request: Request, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+async def retry_job(job_id: IdPath, request: Request, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     staff = require_staff(principal, Scope.REPORTS_WRITE)
     return await run_in_threadpool(_retry, platform, staff, job_id, client_address(request))
 

@@ -86,7 +86,7 @@ class Authenticator:
         except (binascii.Error, UnicodeDecodeError):
             return None
         user, sep, password = decoded.partition(":")
-        if not sep or len(decoded) > 1024:
+        if not sep or len(decoded) > 1024 or "\x00" in decoded:  # PostgreSQL text cannot hold NUL
             return None
         if password.startswith(TOKEN_PREFIX):
             return self._token(password)

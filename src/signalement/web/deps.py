@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from signalement.platform import Platform
 from signalement.store.accounts import Principal
@@ -35,3 +35,9 @@ def client_address(request: Request) -> str:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
 LimiterDep = Annotated[RateLimiter, Depends(get_anonymous_limiter)]
+
+
+# Ids are 64-bit in the database: a larger number is a 422, not a database error.
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -24,7 +24,7 @@ from signalement.store.tables import reports
 from signalement.web import schemas
 from signalement.web.auth import require, require_staff
 from signalement.web.body import FORM_OVERHEAD, form_bytes, form_text, media_type, parse_multipart, read_body
-from signalement.web.deps import LimiterDep, PlatformDep, PrincipalDep, client_address
+from signalement.web.deps import MAX_ID, IdPath, IdQuery, LimiterDep, PlatformDep, PrincipalDep, client_address
 from signalement.web.errors import ApiError, not_found
 from signalement.web.submit import accept, accept_many, message_submission, parse_category, submitter_for
 
@@ -207,7 +207,7 @@ def _decode_item(item: schemas.BatchItem) -> _Item:
 
 
 @router.get("/reports/{report_id}", response_model=schemas.Report, summary="One report and its analysis")
-def get_report(report_id: int, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_report(report_id: IdPath, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """A reporter reads only their own reports; staff read all. Someone else's report is a 404."""
     principal = require(principal, Scope.REPORTS_READ)
     query = select(reports).where(reports.c.id == report_id)
@@ -226,8 +226,10 @@ def list_reports(
     kind: ReportKind | None = None,
     channel: Channel | None = None,
     reported_category: ReportedCategory | None = None,
-    reporter_id: int | None = None,
-    after: Annotated[int | None, Query(description="Cursor: the `next_cursor` of the previous page.")] = None,
+    reporter_id: IdQuery = None,
+    after: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Cursor: `next_cursor` of the previous page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> schemas.ReportPage:
     """Staff see every report, a reporter only their own. Keyset pagination: stable under concurrent inserts."""
@@ -255,7 +257,9 @@ def _scoped(query: Select[Any], principal: Principal) -> Select[Any]:
 
 
 @router.post("/reports/{report_id}:reanalyze", status_code=202, summary="Run a report's analysis again (staff)")
-async def reanalyze(report_id: int, request: Request, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+async def reanalyze(
+    report_id: IdPath, request: Request, platform: PlatformDep, principal: PrincipalDep
+) -> dict[str, Any]:
     staff = require_staff(principal, Scope.REPORTS_WRITE)
     return await run_in_threadpool(_reanalyze, platform, staff, report_id, client_address(request))
 

@@ -89,8 +89,7 @@ class DatabaseQueue:
             select(jobs).where(jobs.c.status == DEAD).order_by(jobs.c.finished_at.desc()).limit(limit)
         ).mappings()
         return [
-            DeadJob(r["id"], r["task"], r["payload"], r["attempts"], r["last_error"], r["finished_at"])
-            for r in rows
+            DeadJob(r["id"], r["task"], r["payload"], r["attempts"], r["last_error"], r["finished_at"]) for r in rows
         ]
 
     def requeue(self, conn: Connection, job_id: int) -> bool:

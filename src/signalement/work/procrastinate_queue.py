@@ -24,11 +24,10 @@ from typing import Any
 from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, RetryDecision
 from procrastinate.jobs import DeleteJobCondition, Job
 from procrastinate.schema import SchemaManager
-from sqlalchemy import Connection, Engine, Table, delete, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, Engine, delete, text
 from sqlalchemy.engine import make_url
 
-from signalement.store.sql import utcnow
+from signalement.store.sql import insert_ignore, utcnow
 from signalement.store.tables import job_failures, job_keys
 from signalement.work.port import (
     DeadJob,
@@ -88,17 +87,22 @@ _REQUEUE = text(
 
 _PENDING = text("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
 
-# A dead worker's jobs stay 'doing' forever: put them back, as db_queue's leases do. The row locks and the
-# re-checked WHERE keep two workers (or a worker that just fetched the job again) from both acting on one job.
+# A dead worker's jobs stay 'doing' forever: put them back, as db_queue's leases do. FOR UPDATE waits for
+# (rather than skips) a job locked by, say, a worker being pruned, then re-checks the WHERE on the job's
+# latest version: a job another worker put back, or fetched again meanwhile, is left alone. NOT EXISTS, not a
+# join, so that this re-check looks the job's current worker up.
 _RERUN_STALLED = text(
     """
     SELECT stalled.id, procrastinate_retry_job_v2(stalled.id, now(), NULL, NULL, NULL)
     FROM (
         SELECT j.id FROM procrastinate_jobs AS j
-        LEFT JOIN procrastinate_workers AS w ON w.id = j.worker_id
         WHERE j.status = 'doing'
-          AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :seconds))
-        FOR UPDATE OF j SKIP LOCKED
+          AND NOT EXISTS (
+              SELECT 1 FROM procrastinate_workers AS w
+              WHERE w.id = j.worker_id AND w.last_heartbeat >= now() - make_interval(secs => :seconds)
+          )
+        ORDER BY j.id
+        FOR UPDATE OF j
     ) AS stalled
     """
 )
@@ -115,13 +119,6 @@ def conninfo_from_sqlalchemy_url(url: str) -> str:
 def procrastinate_schema_sql() -> str:
     """procrastinate's whole schema, for the Alembic migration to execute on PostgreSQL."""
     return str(SchemaManager.get_schema())
-
-
-def _insert_new(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True if inserted. Like sql.insert_ignore, but asks RETURNING:
-    with psycopg, SQLAlchemy 2.1 reports rowcount -1 for this INSERT, which insert_ignore takes for a row."""
-    stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key)
-    return conn.execute(stmt).first() is not None
 
 
 class _BurialError(Exception):
@@ -168,7 +165,7 @@ class ProcrastinateQueue:
     # -- the port ---------------------------------------------------------------------------------------
 
     def enqueue(self, conn: Connection, job: JobRequest) -> bool:
-        if job.key is not None and not _insert_new(conn, job_keys, {"key": job.key, "created_at": utcnow()}):
+        if job.key is not None and not insert_ignore(conn, job_keys, {"key": job.key, "created_at": utcnow()}):
             return False
         args = json.dumps(dict(job.payload))
         conn.execute(_DEFER, {"queue": QUEUE, "task": job.task, "args": args, "scheduled_at": job.run_at})
@@ -221,7 +218,7 @@ class ProcrastinateQueue:
             with ctx.engine.begin() as conn:
                 row = {"job_id": job.id, "task": spec.name, "error": error, "failed_at": utcnow()}
                 # Already there: this is a re-run of a job whose worker died just after burying it.
-                if _insert_new(conn, job_failures, row) and spec.on_dead is not None:
+                if insert_ignore(conn, job_failures, row) and spec.on_dead is not None:
                     spec.on_dead(ctx, conn, payload, error)
         except Exception as exc:
             log.exception("job %s (%s) could not be made a dead job; retrying it", job.id, spec.name)
@@ -249,6 +246,8 @@ class ProcrastinateQueue:
                 worker.cancel()  # procrastinate then fetches no more jobs and waits for the running ones
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+        if not stop.is_set():  # e.g. its heartbeat failed: fail loudly, as db_queue does, for a restart
+            raise RuntimeError("the procrastinate worker stopped by itself; see its log")
 
     async def _tend(self, tasks: Mapping[str, TaskSpec], stop: threading.Event, worker: asyncio.Task[None]) -> None:
         loop = asyncio.get_running_loop()

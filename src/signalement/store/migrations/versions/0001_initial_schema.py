@@ -14,7 +14,6 @@ from importlib.resources import files
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None

@@ -1,0 +1,112 @@
+"""The `signalement` command as a user runs it: real processes, a real server on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from benchmarks.mailgen import messages
+from signalement.store.db import make_engine
+from signalement.store.tables import audit_log
+from tests.pg import free_port
+
+BIN = Path(sys.executable).parent / "signalement"
+
+
+def env_for(data: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALEMENT_")}
+    return env | {"SIGNALEMENT_DATA_DIR": str(data)} | extra
+
+
+def run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN), *args], env=env_for(data), capture_output=True, text=True, timeout=60)
+
+
+def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    second = run(tmp_path, "db", "upgrade")
+    assert second.returncode == 0 and "up to date" in second.stdout
+
+
+def test_user_create_prints_a_working_token_once_and_is_audited(tmp_path: Path) -> None:
+    created = run(tmp_path, "user", "create", "analyst@example.org", "--role", "analyst")
+    assert created.returncode == 0, created.stderr
+    token = re.search(r"(sig_\S+)", created.stdout)
+    assert token is not None
+    assert token.group(1) not in (tmp_path / "signalement.db").read_bytes().decode("latin-1")  # only its hash
+    duplicate = run(tmp_path, "user", "create", "analyst@example.org")
+    assert duplicate.returncode != 0
+
+    assert run(tmp_path, "audit", "verify").returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'signalement.db'}")
+    with engine.begin() as conn:
+        conn.execute(update(audit_log).values(actor="someone else"))
+    engine.dispose()
+    tampered = run(tmp_path, "audit", "verify")
+    assert tampered.returncode == 1 and "broken at entry 1" in tampered.stderr
+
+
+def test_serve_first_start_creates_an_admin_and_takes_reports(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env=env_for(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    output: list[str] = []
+    try:
+        token = None
+        deadline = time.monotonic() + 60
+        assert server.stdout is not None
+        while token is None and time.monotonic() < deadline:
+            line = server.stdout.readline()
+            output.append(line)
+            if match := re.search(r"API token: (sig_\S+)", line):
+                token = match.group(1)
+        assert token, "".join(output)
+        assert "admin@localhost" in "".join(output)
+        _wait_ready(base)
+        raw = next(messages(1))
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "message/rfc822"}
+        ack = httpx.post(f"{base}/api/v1/reports", content=raw, headers=headers)
+        assert ack.status_code == 202
+        report_url = ack.json()["status_url"]
+        assert report_url == f"{base}/api/v1/reports/{ack.json()['id']}"
+        _wait_status(report_url, token, "analyzed")  # the worker process beside the server did it
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+def _wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("server never became ready")
+
+
+def _wait_status(url: str, token: str, status: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if httpx.get(url, headers={"Authorization": f"Bearer {token}"}).json()["status"] == status:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"report never reached {status}")

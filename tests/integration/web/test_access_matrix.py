@@ -1,0 +1,312 @@
+"""Authorization as a matrix: every caller (anonymous, each role, bad tokens) × every route of the app.
+
+The expectation table is keyed by (method, path) and must cover every route the app serves: a route added
+without an entry here makes `test_every_route_has_an_expectation` fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from signalement.domain.accounts import Role, Scope
+from signalement.platform import Platform
+from signalement.settings import Settings
+from signalement.store import tables
+from signalement.store.accounts import issue_token
+from signalement.store.sql import utcnow
+from signalement.web.app import create_app
+from tests.conftest import Users
+from tests.integration.web.helpers import (
+    RFC822,
+    app_client,
+    assert_problem,
+    assert_unauthorized,
+    b64,
+    bearer,
+    custom_platform,
+    message,
+)
+
+ANONYMOUS, UNKNOWN, REVOKED, DISABLED = "anonymous", "unknown token", "revoked token", "disabled user"
+REPORTER, ANALYST, ABUSE_MANAGER, ADMIN = "reporter", "analyst", "abuse_manager", "admin"
+BAD_CREDENTIALS = (UNKNOWN, REVOKED, DISABLED)
+STAFF = (ANALYST, ABUSE_MANAGER, ADMIN)
+CALLERS = (ANONYMOUS, *BAD_CREDENTIALS, REPORTER, *STAFF)
+
+Expected = dict[str, int]
+
+
+def public(status: int = 200) -> Expected:
+    """Served to anyone; credentials are not even looked at."""
+    return dict.fromkeys(CALLERS, status)
+
+
+def authenticated(status: int) -> Expected:
+    return {ANONYMOUS: 401, **dict.fromkeys(BAD_CREDENTIALS, 401), **dict.fromkeys((REPORTER, *STAFF), status)}
+
+
+def staff_only(status: int) -> Expected:
+    return {**authenticated(status), REPORTER: 403}
+
+
+def admin_only(status: int) -> Expected:
+    return {**authenticated(status), REPORTER: 403, ANALYST: 403, ABUSE_MANAGER: 403}
+
+
+# What each caller gets on each route. Paths are the app's templates; the test fills {report_id} with a report
+# of the `reporter` caller, and {job_id} with an id that is no dead job (so staff get a 404 past authorization).
+EXPECTED: dict[tuple[str, str], Expected] = {
+    ("POST", "/api/v1/reports"): authenticated(202),
+    ("POST", "/api/v1/reports:batch"): authenticated(200),
+    ("POST", "/api/v1/sms-reports"): authenticated(202),
+    ("POST", "/api/signaler"): authenticated(202),
+    ("OPTIONS", "/api/signaler"): authenticated(200),
+    ("GET", "/api/v1/reports"): authenticated(200),
+    ("GET", "/api/v1/reports/{report_id}"): authenticated(200),
+    ("POST", "/api/v1/reports/{report_id}:reanalyze"): staff_only(202),
+    ("GET", "/api/v1/jobs/dead"): staff_only(200),
+    ("POST", "/api/v1/jobs/{job_id}:retry"): staff_only(404),
+    ("GET", "/api/v1/audit"): admin_only(200),
+    ("GET", "/api/v1/audit/verify"): admin_only(200),
+    ("GET", "/healthz"): public(),
+    ("GET", "/readyz"): public(),
+    ("GET", "/metrics"): public(),
+    ("GET", "/openapi.json"): public(),
+    ("GET", "/docs"): public(),
+    ("GET", "/docs/oauth2-redirect"): public(),
+    ("GET", "/redoc"): public(),
+}
+
+
+def _walk(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI >= 0.16x keeps included routers as such
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from _walk(included.routes, prefix + getattr(context, "prefix", ""))
+        elif hasattr(route, "routes") and not hasattr(route, "methods"):  # a Mount or a plain sub-router
+            yield from _walk(route.routes, prefix + getattr(route, "path", ""))
+        elif getattr(route, "methods", None):
+            methods = set(route.methods)
+            if "GET" in methods:
+                methods.discard("HEAD")  # Starlette answers HEAD for every GET route
+            for method in methods:
+                yield method, prefix + route.path
+        else:
+            raise AssertionError(f"a route of an unknown kind: {route!r}")
+
+
+def served_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves: its routes, walked, and its OpenAPI document's operations."""
+    walked = set(_walk(app.routes))
+    documented = {(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item}
+    assert documented <= walked, f"the route walk misses documented operations: {documented - walked}"
+    return walked | documented
+
+
+def test_every_route_has_an_expectation(client: TestClient) -> None:
+    assert isinstance(client.app, FastAPI)
+    served = served_routes(client.app)
+    missing = served - EXPECTED.keys()
+    stale = EXPECTED.keys() - served
+    assert not missing, f"routes without an entry in the access matrix: {sorted(missing)}"
+    assert not stale, f"entries for routes the app no longer serves: {sorted(stale)}"
+    for route, expected in EXPECTED.items():
+        assert set(expected) == set(CALLERS), route
+
+
+# -- the matrix ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    client: TestClient
+    platform: Platform
+    credentials: dict[str, dict[str, str]]
+    reporter_report: int
+
+
+@pytest.fixture
+def world(client: TestClient, platform: Platform, users: Users) -> World:
+    credentials: dict[str, dict[str, str]] = {ANONYMOUS: {}, UNKNOWN: bearer("sig_" + "0" * 43)}
+    for caller, role in ((REPORTER, Role.REPORTER), (ANALYST, Role.ANALYST), (ABUSE_MANAGER, Role.ABUSE_MANAGER)):
+        credentials[caller] = bearer(users.create(role)[1])
+    credentials[ADMIN] = bearer(users.create(Role.ADMIN)[1])
+    revoked_id, revoked = users.create(Role.ADMIN)
+    disabled_id, disabled = users.create(Role.ADMIN)
+    with platform.engine.begin() as conn:
+        tokens, people = tables.api_tokens, tables.users
+        conn.execute(update(tokens).where(tokens.c.user_id == revoked_id).values(revoked_at=utcnow()))
+        conn.execute(update(people).where(people.c.id == disabled_id).values(disabled=True))
+    credentials[REVOKED], credentials[DISABLED] = bearer(revoked), bearer(disabled)
+    ack = client.post("/api/v1/reports", content=message("the reporter's own"), headers=credentials[REPORTER] | RFC822)
+    assert ack.status_code == 202
+    return World(client, platform, credentials, ack.json()["id"])
+
+
+def _request(world: World, method: str, path: str, caller: str) -> httpx.Response:
+    url = path.format(report_id=world.reporter_report, job_id=987_654)
+    headers = world.credentials[caller]
+    raw = message(f"matrix {method} {path}")
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/api/v1/reports"): {"content": raw, "headers": headers | RFC822},
+        ("POST", "/api/v1/reports:batch"): {"json": {"reports": [{"message": b64(raw)}]}},
+        ("POST", "/api/v1/sms-reports"): {
+            "json": {"sender": "+33600000000", "text": "Colis en attente", "received_at": "2026-11-03T08:15:00Z"}
+        },
+        ("POST", "/api/signaler"): {"data": {"dossier": "0", "message": b64(raw)}},
+    }
+    kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
+    return world.client.request(method, url, **kwargs)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED), ids=[f"{m} {p}" for m, p in sorted(EXPECTED)])
+def test_access(world: World, method: str, path: str) -> None:
+    expected = EXPECTED[(method, path)]
+    got = {caller: _request(world, method, path, caller) for caller in CALLERS}
+    statuses = {caller: response.status_code for caller, response in got.items()}
+    assert statuses == expected
+    for response in got.values():
+        if response.status_code == 401:
+            assert_unauthorized(response)
+        elif response.status_code >= 400:
+            assert_problem(response, response.status_code)
+    if (method, path) == ("POST", "/api/v1/jobs/{job_id}:retry"):
+        for caller in STAFF:  # past authorization: the job does not exist
+            assert got[caller].json()["code"] == "not_found"
+
+
+# -- what the routes show to whom ------------------------------------------------------------------------------
+
+
+def test_someone_elses_report_is_a_404_like_a_missing_one(world: World, users: Users) -> None:
+    other = bearer(users.create(Role.REPORTER)[1])
+    theirs = world.client.get(f"/api/v1/reports/{world.reporter_report}", headers=other)
+    missing = world.client.get("/api/v1/reports/987654", headers=other)
+    assert assert_problem(theirs, 404, "not_found") == assert_problem(missing, 404, "not_found")
+    mine = world.client.get(f"/api/v1/reports/{world.reporter_report}", headers=world.credentials[REPORTER])
+    assert mine.status_code == 200
+    assert mine.json()["id"] == world.reporter_report
+
+
+def _ids(client: TestClient, headers: dict[str, str], query: str = "") -> list[int]:
+    response = client.get(f"/api/v1/reports?limit=500{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+def test_report_list_is_scoped_to_the_reporter(client: TestClient, users: Users) -> None:
+    alice_id, alice = users.create(Role.REPORTER)
+    bob_id, bob = users.create(Role.REPORTER)
+    posted: dict[int, list[int]] = {alice_id: [], bob_id: []}
+    for user_id, token in ((alice_id, alice), (bob_id, bob)):
+        for n in range(3):
+            response = client.post("/api/v1/reports", content=message(f"{user_id}-{n}"), headers=bearer(token) | RFC822)
+            posted[user_id].append(response.json()["id"])
+    sms = {"sender": "+33600000000", "text": "Votre colis", "received_at": "2026-11-03T08:15:00Z"}
+    posted[bob_id].append(client.post("/api/v1/sms-reports", json=sms, headers=bearer(bob)).json()["id"])
+    everything = sorted(posted[alice_id] + posted[bob_id], reverse=True)
+
+    assert _ids(client, bearer(alice)) == sorted(posted[alice_id], reverse=True)
+    assert _ids(client, bearer(bob)) == sorted(posted[bob_id], reverse=True)
+    assert _ids(client, bearer(alice), f"&reporter_id={bob_id}") == []  # a filter cannot widen the scope
+    assert _ids(client, bearer(alice), "&kind=sms") == []
+    for role in (Role.ANALYST, Role.ABUSE_MANAGER, Role.ADMIN):
+        staff = users.headers(role)
+        assert _ids(client, staff) == everything
+        assert _ids(client, staff, f"&reporter_id={bob_id}") == sorted(posted[bob_id], reverse=True)
+        assert _ids(client, staff, "&kind=sms") == posted[bob_id][-1:]
+    # Pagination keeps the scope too.
+    first = client.get("/api/v1/reports?limit=2", headers=bearer(alice)).json()
+    rest = client.get(f"/api/v1/reports?limit=2&after={first['next_cursor']}", headers=bearer(alice)).json()
+    assert [i["id"] for i in first["items"] + rest["items"]] == sorted(posted[alice_id], reverse=True)
+    assert rest["next_cursor"] is None
+
+
+def test_token_scopes_narrow_what_a_role_may_do(client: TestClient, platform: Platform, users: Users) -> None:
+    def token(role: Role, scopes: set[Scope]) -> dict[str, str]:
+        user_id, _ = users.create(role)
+        with platform.engine.begin() as conn:
+            return bearer(issue_token(conn, user_id, name="narrow", scopes=scopes))
+
+    read_only, write_only = token(Role.REPORTER, {Scope.REPORTS_READ}), token(Role.REPORTER, {Scope.REPORTS_WRITE})
+    assert_problem(client.post("/api/v1/reports", content=message("ro"), headers=read_only | RFC822), 403, "forbidden")
+    assert client.get("/api/v1/reports", headers=read_only).status_code == 200
+    assert client.post("/api/v1/reports", content=message("wo"), headers=write_only | RFC822).status_code == 202
+    assert_problem(client.get("/api/v1/reports", headers=write_only), 403, "forbidden")
+
+    analyst_read_only = token(Role.ANALYST, {Scope.REPORTS_READ})
+    report_id = client.get("/api/v1/reports", headers=users.headers(Role.ADMIN)).json()["items"][0]["id"]
+    assert_problem(client.post(f"/api/v1/reports/{report_id}:reanalyze", headers=analyst_read_only), 403)
+    assert client.get("/api/v1/jobs/dead", headers=analyst_read_only).status_code == 200
+
+    admin_without_admin_scope = token(Role.ADMIN, {Scope.REPORTS_READ, Scope.REPORTS_WRITE})
+    assert_problem(client.get("/api/v1/audit", headers=admin_without_admin_scope), 403, "forbidden")
+    # A token never gets more than its role: asking a reporter token for `admin` grants nothing more.
+    reporter_asking_admin = token(Role.REPORTER, {Scope.ADMIN, Scope.REPORTS_READ})
+    assert_problem(client.get("/api/v1/audit", headers=reporter_asking_admin), 403, "forbidden")
+
+
+# -- anonymous reports -----------------------------------------------------------------------------------------
+
+ANON_RATE = 3
+
+
+@pytest.fixture
+def anonymous_client(settings: Settings) -> Iterator[tuple[TestClient, Platform]]:
+    with (
+        custom_platform(settings, anonymous_reports=True, anonymous_rate_per_minute=ANON_RATE) as platform,
+        app_client(platform) as client,
+    ):
+        yield client, platform
+
+
+def test_anonymous_reports_when_enabled(anonymous_client: tuple[TestClient, Platform]) -> None:
+    client, platform = anonymous_client
+    sms = {"sender": "+33600000000", "text": "Votre colis", "received_at": "2026-11-03T08:15:00Z"}
+    first = client.post("/api/v1/reports", content=message("anon 1"), headers=RFC822)
+    again = client.post("/api/v1/reports", content=message("anon 1"), headers=RFC822)
+    second = client.post("/api/v1/sms-reports", json=sms)
+    assert [r.status_code for r in (first, again, second)] == [202, 200, 202]
+    assert again.json()["id"] == first.json()["id"]  # the same address and bytes: the same report
+    assert first.json()["status_url"] is None  # nothing to read it back with
+
+    limited = client.post("/api/v1/reports", content=message("anon 2"), headers=RFC822)
+    assert_problem(limited, 429, "rate_limited")
+    assert limited.headers["retry-after"] == str(60 // ANON_RATE)
+    assert_problem(client.post("/api/signaler", data={"message": b64(message("anon 3"))}), 429, "rate_limited")
+
+    # An anonymous report cannot be read back, neither anonymously nor by a reporter.
+    report_id = first.json()["id"]
+    assert_unauthorized(client.get(f"/api/v1/reports/{report_id}"))
+    assert_unauthorized(client.get("/api/v1/reports"))
+    people = Users(platform)
+    reporter, analyst = people.headers(Role.REPORTER), people.headers(Role.ANALYST)
+    assert_problem(client.get(f"/api/v1/reports/{report_id}", headers=reporter), 404, "not_found")
+    assert _ids(client, reporter) == []
+    # Staff see it, with no reporter.
+    staff_view = client.get(f"/api/v1/reports/{report_id}", headers=analyst)
+    assert staff_view.status_code == 200
+    assert staff_view.json()["sha256"] == first.json()["sha256"]
+
+    # The budget is for anonymous callers only; and bad credentials are a 401, never an anonymous report.
+    assert client.post("/api/v1/reports", content=message("anon 2"), headers=reporter | RFC822).status_code == 202
+    assert_unauthorized(client.post("/api/v1/reports", content=message("anon 4"), headers=bearer("sig_x") | RFC822))
+
+
+def test_anonymous_rate_limit_is_per_address(settings: Settings) -> None:
+    with custom_platform(settings, anonymous_reports=True, anonymous_rate_per_minute=1) as platform:
+        app = create_app(platform)  # one app, so one rate limiter, for both addresses
+        for n, address in enumerate(("192.0.2.1", "192.0.2.2")):
+            with TestClient(app, client=(address, 40000)) as client:
+                ok = client.post("/api/v1/reports", content=message(f"per address {n}"), headers=RFC822)
+                assert ok.status_code == 202, ok.text
+                assert_problem(client.post("/api/v1/reports", content=message(f"again {n}"), headers=RFC822), 429)

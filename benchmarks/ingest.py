@@ -41,7 +41,7 @@ from benchmarks.mailgen import corpus_messages, messages
 RESULTS_DIR = Path(__file__).parent / "results"
 RFC822 = "message/rfc822"
 JSON = "application/json"
-MODES = ("single", "batch", "rate")
+MODES = ("rate", "single", "batch")  # the gentlest first: its latency is the one most hurt by a backlog
 
 
 # -- the messages ---------------------------------------------------------------------------------------------
@@ -251,27 +251,26 @@ async def run_rate(client: RawClient, source: Source, rate: float, seconds: floa
     from when it was due, so a slow server (or a late client) shows in the figures instead of lowering the load."""
     count = max(1, int(rate * seconds))
     outcome = Outcome("rate", params={"rate": rate, "seconds": seconds})
-    bodies = source.take(count)
-    loop = asyncio.get_running_loop()
-    start = loop.time() + 0.05
+    clock = time.perf_counter  # not loop.time(): uvloop's clock moves in whole milliseconds
+    start = clock() + 0.05
 
-    async def one(index: int, due: float) -> None:
-        outcome.send_lag.append(loop.time() - due)
-        body = bodies[index]
+    async def one(due: float) -> None:
+        outcome.send_lag.append(clock() - due)
+        body = source.take(1)[0]
         outcome.sizes.append(len(body))
         outcome.bytes_sent += len(body)
         result = await _post(client, outcome, body, "/api/v1/reports", RFC822)
         if result is not None:
             status, _, _ = result
-            outcome.record(status, loop.time() - due, 1 if status in (200, 202) else 0)
+            outcome.record(status, clock() - due, 1 if status in (200, 202) else 0)
 
     tasks = []
     for index in range(count):
         due = start + index / rate
-        await asyncio.sleep(max(0.0, due - loop.time()))
-        tasks.append(asyncio.create_task(one(index, due)))
+        await asyncio.sleep(max(0.0, due - clock()))
+        tasks.append(asyncio.create_task(one(due)))
     await asyncio.gather(*tasks)
-    outcome.duration = loop.time() - start
+    outcome.duration = clock() - start
     return outcome
 
 
@@ -383,23 +382,27 @@ def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes] | None
     raise TimeoutError(f"{url} was not ready after {timeout} s")
 
 
-def pending_jobs(url: str, token: str) -> int | None:
+def pending_jobs(url: str) -> int | None:
     """Jobs queued or running, from the server's Prometheus gauge; None if it cannot be read."""
     try:
-        text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10).text
+        text = httpx.get(f"{url}/metrics", timeout=10).text
     except httpx.HTTPError:
         return None
     match = re.search(r"^signalement_jobs_pending (\S+)$", text, re.MULTILINE)
     return int(float(match.group(1))) if match else None
 
 
-def drain(url: str, token: str, timeout: float) -> float | None:
-    """Seconds until the worker has no job left (None if not within `timeout`)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        pending = pending_jobs(url, token)
+def drain(url: str, timeout: float, patience: float = 10.0) -> float | None:
+    """Seconds until the worker has no job left; None after `timeout`, or once the backlog has not shrunk for
+    `patience` seconds (no worker runs, or it is stuck)."""
+    started = last_progress = time.monotonic()
+    lowest: int | None = None
+    while (now := time.monotonic()) - started < timeout and now - last_progress < patience:
+        pending = pending_jobs(url)
         if pending == 0:
-            return time.monotonic() - started
+            return now - started
+        if pending is not None and (lowest is None or pending < lowest):
+            lowest, last_progress = pending, now
         time.sleep(0.2)
     return None
 
@@ -437,7 +440,19 @@ def summary(outcome: Outcome) -> dict[str, Any]:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = ("mode", "params", "msgs", "msgs/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
+    header = (
+        "mode",
+        "params",
+        "msgs",
+        "msgs/s",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "backlog",
+        "statuses",
+    )
     lines = [header]
     for r in rows:
         params = " ".join(f"{k}={r[k]}" for k in ("clients", "batch_size", "rate", "seconds") if k in r)
@@ -456,6 +471,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 f"{lat['p90']:.1f}",
                 f"{lat['p99']:.1f}",
                 f"{lat['max']:.1f}",
+                str(r.get("jobs_pending_after")),
                 statuses,
             )
         )
@@ -481,6 +497,19 @@ def _lines(path: str) -> Iterator[str]:
         yield from Path(path).read_text().splitlines()
     except OSError:
         return
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and the source files that differed from it (figures move with the code)."""
+    root = Path(__file__).parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    return {"commit": git("rev-parse", "--short", "HEAD"), "modified": git("status", "--porcelain", "src").splitlines()}
 
 
 def load_average() -> list[float]:
@@ -524,8 +553,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=100.0, help="rate mode: reports per second")
     p.add_argument("--seconds", type=float, default=20.0, help="rate mode: how long")
     p.add_argument("--warmup", type=int, default=200, help="reports sent (and not counted) before measuring")
+    p.add_argument("--settle", type=float, default=300.0, help="before each mode, wait up to this long for the worker")
     p.add_argument("--drain", type=float, default=0.0, help="after all modes, wait up to this long for the worker")
-    p.add_argument("--pause", type=float, default=3.0, help="seconds between modes, for the worker to catch up")
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder for the JSON result")
     args = p.parse_args(argv)
     if args.url and not args.token:
@@ -541,19 +570,25 @@ async def run_modes(args: argparse.Namespace, url: str, token: str, source: Sour
         if args.warmup:
             await run_single(client, source, args.warmup, min(args.clients, args.warmup))
         outcomes = []
-        for index, mode in enumerate(args.modes):
-            if index and args.pause:
-                await asyncio.sleep(args.pause)
-            if mode == "single":
-                outcomes.append(await run_single(client, source, args.count, args.clients))
-            elif mode == "batch":
-                outcomes.append(await run_batch(client, source, args.batch_count, args.batch_size, args.batch_clients))
-            else:
-                outcomes.append(await run_rate(client, source, args.rate, args.seconds))
-            print(f"  {mode}: done in {outcomes[-1].duration:.1f} s", file=sys.stderr)
+        for mode in args.modes:
+            # Each mode starts with the worker idle, so that one mode's backlog does not weigh on the next.
+            settle = await asyncio.to_thread(drain, url, args.settle)
+            outcome = await run_mode(args, client, source, mode)
+            outcome.params |= {"settle_s": None if settle is None else round(settle, 1)}
+            outcome.params |= {"jobs_pending_after": await asyncio.to_thread(pending_jobs, url)}
+            outcomes.append(outcome)
+            print(f"  {mode}: done in {outcome.duration:.1f} s", file=sys.stderr)
         return outcomes
     finally:
         client.close()
+
+
+async def run_mode(args: argparse.Namespace, client: RawClient, source: Source, mode: str) -> Outcome:
+    if mode == "single":
+        return await run_single(client, source, args.count, args.clients)
+    if mode == "batch":
+        return await run_batch(client, source, args.batch_count, args.batch_size, args.batch_clients)
+    return await run_rate(client, source, args.rate, args.seconds)
 
 
 def run_async(main: Coroutine[Any, Any, list[Outcome]]) -> list[Outcome]:
@@ -587,12 +622,13 @@ def measure(args: argparse.Namespace, url: str, token: str, server: ManagedServe
         "elapsed_s": round(elapsed, 1),
         "client_cpu_s": round(client_cpu_seconds() - client_before, 1),
         "server_cpu_s": server_cpu,
-        "jobs_pending_after": pending_jobs(url, token),
+        "jobs_pending_after": pending_jobs(url),
         "machine": machine(),
+        "code": git_state(),
         "results": [summary(o) for o in outcomes],
     }
     if args.drain:
-        document["drain_s"] = drain(url, token, args.drain)
+        document["drain_s"] = drain(url, args.drain)
     return document
 
 

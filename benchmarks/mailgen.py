@@ -8,8 +8,8 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Iterator
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 SUBJECTS = [

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.mailgen import messages
 from sqlalchemy import update
 
-from benchmarks.mailgen import messages
 from signalement.store.db import make_engine
 from signalement.store.tables import audit_log
 from tests.pg import free_port

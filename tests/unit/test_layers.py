@@ -10,8 +10,21 @@ import pytest
 PACKAGE = Path(__file__).parents[2] / "src" / "signalement"
 PURE = ["domain", "mail"]
 ALLOWED_PREFIXES = ("signalement.domain", "signalement.mail", "__future__")
-FORBIDDEN = {"fastapi", "starlette", "sqlalchemy", "alembic", "httpx", "requests", "procrastinate", "uvicorn",
-             "psycopg", "socket", "urllib.request", "http.client", "smtplib"}
+FORBIDDEN = {
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "alembic",
+    "httpx",
+    "requests",
+    "procrastinate",
+    "uvicorn",
+    "psycopg",
+    "socket",
+    "urllib.request",
+    "http.client",
+    "smtplib",
+}
 
 
 def _imports(path: Path) -> set[str]:

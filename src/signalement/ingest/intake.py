@@ -5,15 +5,16 @@ job in one transaction. Only when that commits may a source acknowledge (HTTP 20
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from signalement.domain.ports import StoredBlob
 from signalement.domain.reports import Channel, ReportedCategory, ReportKind, ReportStatus
 from signalement.store.blobs import FileBlobStore
-from signalement.store.sql import insert_ignore, utcnow
+from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import blobs, reports
 from signalement.work.port import JobQueue, JobRequest
 
@@ -72,41 +73,62 @@ class Intake:
         for attempt in range(2):
             try:
                 with self.engine.begin() as conn:
-                    return [self._record(conn, submitter, s, b) for s, b in zip(submissions, stored, strict=True)]
+                    return self._record(conn, submitter, list(zip(submissions, stored, strict=True)))
             except IntegrityError:
                 # PostgreSQL: a concurrent request committed the same (submitter, bytes) first; read it back.
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def _record(self, conn: Connection, submitter: Submitter, submission: Submission, blob: StoredBlob) -> Accepted:
+    def _record(
+        self, conn: Connection, submitter: Submitter, items: list[tuple[Submission, StoredBlob]]
+    ) -> list[Accepted]:
+        """A few statements for the whole batch, whatever its size: executemany, not a loop of round trips."""
         now = utcnow()
-        insert_ignore(
-            conn, blobs, {"sha256": blob.sha256, "size": blob.size, "stored_size": blob.stored_size, "created_at": now}
+        insert_ignore_many(
+            conn,
+            blobs,
+            [{"sha256": b.sha256, "size": b.size, "stored_size": b.stored_size, "created_at": now} for _, b in items],
         )
-        existing = conn.execute(
-            select(reports.c.id, reports.c.status).where(
-                reports.c.submitter == submitter.key, reports.c.sha256 == blob.sha256
-            )
-        ).first()
-        if existing is not None:
-            return Accepted(existing.id, False, existing.status, blob.sha256)
-        report_id = conn.execute(
-            reports.insert()
-            .values(
-                submitter=submitter.key,
-                reporter_id=submitter.user_id,
-                sha256=blob.sha256,
-                kind=submission.kind,
-                channel=submission.channel,
-                status=ReportStatus.RECEIVED,
-                reported_category=submission.reported_category,
-                comment=submission.comment,
-                client=submission.client,
-                size=blob.size,
-                received_at=now,
-            )
-            .returning(reports.c.id)
-        ).scalar_one()
-        self.queue.enqueue(conn, analyze_job(report_id))
-        return Accepted(report_id, True, ReportStatus.RECEIVED, blob.sha256)
+        known = {
+            row.sha256: Accepted(row.id, False, row.status, row.sha256)
+            for row in conn.execute(_EXISTING, {"submitter": submitter.key, "shas": list({b.sha256 for _, b in items})})
+        }
+        new: dict[str, tuple[Submission, StoredBlob]] = {}
+        for submission, blob in items:
+            if blob.sha256 not in known:
+                new.setdefault(blob.sha256, (submission, blob))  # the same bytes twice in one batch: one report
+        if new:
+            rows = [_report_row(submitter, submission, blob, now) for submission, blob in new.values()]
+            ids = conn.execute(_INSERT_REPORT, rows).scalars().all()
+            self.queue.enqueue_many(conn, [analyze_job(report_id) for report_id in ids])
+            for sha256, report_id in zip(new, ids, strict=True):
+                known[sha256] = Accepted(report_id, True, ReportStatus.RECEIVED, sha256)
+        results, seen = [], set()
+        for _, blob in items:
+            accepted = known[blob.sha256]
+            results.append(accepted if blob.sha256 not in seen else replace(accepted, created=False))
+            seen.add(blob.sha256)
+        return results
+
+
+_EXISTING = select(reports.c.id, reports.c.status, reports.c.sha256).where(
+    reports.c.submitter == bindparam("submitter"), reports.c.sha256.in_(bindparam("shas", expanding=True))
+)
+_INSERT_REPORT = reports.insert().returning(reports.c.id, sort_by_parameter_order=True)
+
+
+def _report_row(submitter: Submitter, submission: Submission, blob: StoredBlob, now: datetime) -> dict[str, object]:
+    return {
+        "submitter": submitter.key,
+        "reporter_id": submitter.user_id,
+        "sha256": blob.sha256,
+        "kind": submission.kind,
+        "channel": submission.channel,
+        "status": ReportStatus.RECEIVED,
+        "reported_category": submission.reported_category,
+        "comment": submission.comment,
+        "client": submission.client,
+        "size": blob.size,
+        "received_at": now,
+    }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 
 def utcnow() -> datetime:
@@ -15,8 +17,24 @@ def utcnow() -> datetime:
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True if a row was inserted."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # RETURNING rather than rowcount, which drivers do not all report for ON CONFLICT DO NOTHING
     key = next(iter(table.primary_key.columns))
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return conn.execute(stmt).first() is not None
+    return conn.execute(_on_conflict_do_nothing(conn, table).returning(key), values).first() is not None
+
+
+def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING for many rows at once (executemany)."""
+    if rows:
+        conn.execute(_on_conflict_do_nothing(conn, table), rows)
+
+
+@cache
+def _statement(dialect_name: str, table: Table) -> Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement: Insert = dialect.insert(table).on_conflict_do_nothing()
+    return statement
+
+
+def _on_conflict_do_nothing(conn: Connection, table: Table) -> Insert:
+    # Built once per table: constructing statements costs more than running them on the intake path.
+    return _statement(conn.dialect.name, table)

@@ -150,6 +150,16 @@ audit_log = Table(
     Column("hash", String(64), nullable=False, unique=True),
 )
 
+# The newest entry's seq and hash, updated with every append: removing the newest entries shows too, and its
+# row lock serializes appends on PostgreSQL.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Id, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 # Why a job of the procrastinate backend died (procrastinate_jobs keeps no error text): one row per dead job,
 # written in the transaction that calls on_dead, deleted when the job is requeued. PostgreSQL only.
 job_failures = Table(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from signalement.domain.accounts import Role, Scope
@@ -36,6 +36,8 @@ class AuditEntryOut(BaseModel):
 class AuditVerification(BaseModel):
     intact: bool
     first_broken_seq: int | None
+    head_seq: int = Field(description="The newest entry: keep it outside to detect a rewritten log later.")
+    head_hash: str
 
 
 class DeadJobOut(BaseModel):
@@ -71,7 +73,8 @@ def verify_audit(platform: PlatformDep, principal: PrincipalDep) -> AuditVerific
     _admin(principal)
     with read(platform.engine) as conn:
         broken = audit.first_broken(conn)
-    return AuditVerification(intact=broken is None, first_broken_seq=broken)
+        head_seq, head_hash = audit.head(conn)
+    return AuditVerification(intact=broken is None, first_broken_seq=broken, head_seq=head_seq, head_hash=head_hash)
 
 
 @router.get("/jobs/dead", response_model=list[DeadJobOut], summary="Jobs that failed every attempt (staff)")

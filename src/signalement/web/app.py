@@ -8,7 +8,7 @@ from signalement import __version__
 from signalement.platform import Platform
 from signalement.web import admin_api, health, reports_api, signal_spam, sms_api
 from signalement.web.auth import Authenticator, BasicCache
-from signalement.web.errors import install_error_handlers
+from signalement.web.errors import ERROR_RESPONSES, document_problems, install_error_handlers
 from signalement.web.ratelimit import RateLimiter
 
 DESCRIPTION = """signalement collects reports of spam, phishing and smishing, analyzes them and shares what it
@@ -24,7 +24,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
     install_error_handlers(app)
     for module in (reports_api, sms_api, signal_spam, admin_api, health):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
+    document_problems(app)
     app.state.metrics = health.Metrics(platform)
     app.add_middleware(health.RequestMetrics, metrics=app.state.metrics)
     return app

@@ -82,9 +82,13 @@ class Authenticator:
 
     def _basic(self, value: str) -> Principal | None:
         try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error:
             return None
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:  # requests and btoa() send ISO-8859-1 (RFC 7617 allows either)
+            decoded = raw.decode("latin-1")
         user, sep, password = decoded.partition(":")
         if not sep or len(decoded) > 1024 or "\x00" in decoded:  # PostgreSQL text cannot hold NUL
             return None

@@ -35,7 +35,11 @@ async def parse_multipart(request: Request, body: bytes, *, max_files: int = 1) 
     async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
-    parser = MultiPartParser(request.headers, stream(), max_files=max_files, max_fields=20, max_part_size=64 * 1024)
+    # The body is already read within the route's limit: a field may be as large as that (Signal Spam sends the
+    # base64 of the whole message as a plain field).
+    parser = MultiPartParser(
+        request.headers, stream(), max_files=max_files, max_fields=20, max_part_size=max(len(body), 1)
+    )
     try:
         return await parser.parse()
     except MultiPartException as exc:

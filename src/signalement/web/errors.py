@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,47 @@ class ApiError(Exception):
 def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "code": code, "detail": detail}
     return JSONResponse({**body, **extra}, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str = Field(description="A stable, machine-readable name for the error.")
+    detail: str
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+# Documented on every route, so clients (and schemathesis) know every error's shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Malformed request (e.g. a broken multipart form)"),
+    401: _problem_response("Missing or invalid credentials"),
+    403: _problem_response("The credentials do not allow this"),
+    404: _problem_response("No such resource, or not yours"),
+    413: _problem_response("Over the size limit"),
+    415: _problem_response("Unsupported content type"),
+    422: _problem_response("Invalid request"),
+    429: _problem_response("Too many requests"),
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Add the Problem schema to the OpenAPI components that ERROR_RESPONSES refer to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def not_found(what: str = "resource") -> ApiError:

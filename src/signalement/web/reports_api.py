@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy import Select, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -176,13 +178,16 @@ async def _batch_items(request: Request, body: bytes, max_items: int) -> list[_I
     kind = media_type(request)
     if kind == "application/json":
         try:
-            batch = schemas.BatchRequest.model_validate_json(body)
-        except ValueError as exc:
-            raise ApiError(422, "invalid_request", f"invalid batch: {str(exc)[:500]}") from None
-        _check_count(len(batch.reports), max_items)
-        return [_decode_item(i) for i in batch.reports]
+            envelope = json.loads(body)
+        except ValueError:
+            raise ApiError(422, "invalid_json", "the body is not JSON") from None
+        items = envelope.get("reports") if isinstance(envelope, dict) else None
+        if not isinstance(items, list):
+            raise ApiError(422, "invalid_request", 'expected {"reports": [...]}')
+        _check_count(len(items), max_items)
+        return [_decode_item(item) for item in items]  # each item is refused on its own
     if kind == "multipart/form-data":
-        form = await parse_multipart(request, body, max_files=max_items)
+        form = await parse_multipart(request, body, max_files=max_items + 1)  # more: 413 below, not 400
         files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
         _check_count(len(files), max_items)
         category = parse_category(form_text(form, "reported_category"))
@@ -198,7 +203,14 @@ def _check_count(count: int, max_items: int) -> None:
         raise ApiError(413, "too_many_items", f"a batch holds at most {max_items} messages", limit=max_items)
 
 
-def _decode_item(item: schemas.BatchItem) -> _Item:
+def _decode_item(value: object) -> _Item:
+    try:
+        item = schemas.BatchItem.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        return ApiError(422, "invalid_item", problems[:500])
     try:
         raw = base64.b64decode(item.message, validate=True)
     except (binascii.Error, ValueError):

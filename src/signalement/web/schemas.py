@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints
 
 from signalement.domain.reports import ReportedCategory
 
@@ -47,7 +47,7 @@ class BatchItem(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    reports: list[BatchItem] = Field(min_length=1)
+    reports: list[BatchItem] = Field(min_length=1, description="Each item is stored or refused on its own.")
 
 
 class BatchResult(BaseModel):
@@ -66,10 +66,22 @@ class BatchResponse(BaseModel):
     results: list[BatchResult]
 
 
+def _rfc3339_only(value: object) -> object:
+    """Refuse numbers (pydantic would read them as seconds since 1970): a date-time is written out."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("an RFC 3339 date-time string is required")
+    return value
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+
+
 class SmsReportIn(BaseModel):
-    sender: str = Field(min_length=1, max_length=64, description="The sender's number or alphanumeric id.")
+    sender: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
+        description="The sender's number or alphanumeric id."
+    )
     text: str = Field(min_length=1, max_length=10_000)
-    received_at: datetime = Field(description="RFC 3339 date-time at which the SMS was received.")
+    received_at: Rfc3339 = Field(description="RFC 3339 date-time, with its offset, at which the SMS was received.")
     recipient_number: str | None = Field(default=None, max_length=32)
     reported_category: ReportedCategory | None = None
     comment: str | None = Field(default=None, max_length=10_000)

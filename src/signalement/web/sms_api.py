@@ -4,6 +4,7 @@ work as for mail."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -12,7 +13,7 @@ from signalement.domain.reports import Channel, ReportKind
 from signalement.ingest.intake import Submission
 from signalement.web import schemas
 from signalement.web.deps import LimiterDep, PlatformDep, PrincipalDep
-from signalement.web.submit import accept, submitter_for
+from signalement.web.submit import accept, clean_text, submitter_for
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -21,9 +22,9 @@ def sms_blob(sms: schemas.SmsReportIn) -> bytes:
     """The same SMS always gives the same bytes: sorted keys, UTC time, no reporter's comment."""
     document = {
         "type": "sms",
-        "sender": sms.sender.strip(),
+        "sender": sms.sender,
         "text": sms.text,
-        "received_at": sms.received_at.isoformat(),
+        "received_at": sms.received_at.astimezone(UTC).isoformat(),
         "recipient_number": sms.recipient_number,
     }
     return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
@@ -45,8 +46,8 @@ async def submit_sms(
         kind=ReportKind.SMS,
         channel=Channel.SMS_API,
         reported_category=sms.reported_category,
-        comment=sms.comment,
-        client=sms.client,
+        comment=clean_text(sms.comment, 10_000),
+        client=clean_text(sms.client, 200),
     )
     ack = await accept(platform, submitter, submission)
     return JSONResponse(ack.as_json(), status_code=202 if ack.accepted.created else 200)

@@ -86,12 +86,13 @@ def message_submission(
         kind=kind,
         channel=channel,
         reported_category=category,
-        comment=_clip(comment, 10_000),
-        client=_clip(client, 200),
+        comment=clean_text(comment, 10_000),
+        client=clean_text(client, 200),
     )
 
 
-def _clip(value: str | None, size: int) -> str | None:
+def clean_text(value: str | None, size: int) -> str | None:
+    """A reporter's free text as stored: no NUL (PostgreSQL text cannot hold it), trimmed, bounded, None if empty."""
     if value is None:
         return None
     value = value.replace("\x00", "").strip()

@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from signalement.store.db import read
-from signalement.store.sql import insert_ignore, utcnow
-from signalement.store.tables import job_keys, jobs
+from signalement.store.sql import utcnow
+from signalement.store.tables import jobs
+from signalement.work.keys import register_keys
 from signalement.work.port import (
     DeadJob,
     JobRequest,
@@ -32,6 +33,7 @@ from signalement.work.port import (
 )
 
 log = logging.getLogger(__name__)
+_INSERT_JOB = jobs.insert()
 
 QUEUED, RUNNING, DEAD = "queued", "running", "dead"
 
@@ -68,21 +70,27 @@ class DatabaseQueue:
     # -- the port ---------------------------------------------------------------------------------------
 
     def enqueue(self, conn: Connection, job: JobRequest) -> bool:
+        return self.enqueue_many(conn, [job])[0]
+
+    def enqueue_many(self, conn: Connection, requests: Sequence[JobRequest]) -> list[bool]:
+        decisions = register_keys(conn, requests)
         now = utcnow()
-        if job.key is not None and not insert_ignore(conn, job_keys, {"key": job.key, "created_at": now}):
-            return False
-        conn.execute(
-            jobs.insert().values(
-                task=job.task,
-                payload=dict(job.payload),
-                status=QUEUED,
-                run_at=job.run_at or now,
-                attempts=0,
-                max_attempts=self.max_attempts,
-                created_at=now,
-            )
-        )
-        return True
+        rows = [
+            {
+                "task": job.task,
+                "payload": dict(job.payload),
+                "status": QUEUED,
+                "run_at": job.run_at or now,
+                "attempts": 0,
+                "max_attempts": self.max_attempts,
+                "created_at": now,
+            }
+            for job, fresh in zip(requests, decisions, strict=True)
+            if fresh
+        ]
+        if rows:
+            conn.execute(_INSERT_JOB, rows)
+        return decisions
 
     def dead_jobs(self, conn: Connection, limit: int = 100) -> list[DeadJob]:
         rows = conn.execute(

@@ -8,7 +8,7 @@ retried with exponential backoff, then kept as a dead letter that staff can see 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -63,6 +63,10 @@ class DeadJob:
 class JobQueue(Protocol):
     def enqueue(self, conn: Connection, job: JobRequest) -> bool:
         """Add the job in the caller's transaction; False if its key was already used."""
+        ...
+
+    def enqueue_many(self, conn: Connection, requests: Sequence[JobRequest]) -> list[bool]:
+        """`enqueue` for many jobs in a few statements; for each, whether it was added."""
         ...
 
     def dead_jobs(self, conn: Connection, limit: int = 100) -> list[DeadJob]: ...

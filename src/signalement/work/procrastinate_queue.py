@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +28,8 @@ from sqlalchemy import Connection, Engine, delete, text
 from sqlalchemy.engine import make_url
 
 from signalement.store.sql import insert_ignore, utcnow
-from signalement.store.tables import job_failures, job_keys
+from signalement.store.tables import job_failures
+from signalement.work.keys import register_keys
 from signalement.work.port import (
     DeadJob,
     JobRequest,
@@ -165,11 +166,18 @@ class ProcrastinateQueue:
     # -- the port ---------------------------------------------------------------------------------------
 
     def enqueue(self, conn: Connection, job: JobRequest) -> bool:
-        if job.key is not None and not insert_ignore(conn, job_keys, {"key": job.key, "created_at": utcnow()}):
-            return False
-        args = json.dumps(dict(job.payload))
-        conn.execute(_DEFER, {"queue": QUEUE, "task": job.task, "args": args, "scheduled_at": job.run_at})
-        return True
+        return self.enqueue_many(conn, [job])[0]
+
+    def enqueue_many(self, conn: Connection, requests: Sequence[JobRequest]) -> list[bool]:
+        decisions = register_keys(conn, requests)
+        rows = [
+            {"queue": QUEUE, "task": job.task, "args": json.dumps(dict(job.payload)), "scheduled_at": job.run_at}
+            for job, fresh in zip(requests, decisions, strict=True)
+            if fresh
+        ]
+        if rows:
+            conn.execute(_DEFER, rows)
+        return decisions
 
     def dead_jobs(self, conn: Connection, limit: int = 100) -> list[DeadJob]:
         rows = conn.execute(_DEAD_JOBS, {"limit": limit}).mappings()

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -88,7 +88,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
 
 def _walk(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
     for route in routes:
-        included = getattr(route, "original_router", None)  # FastAPI >= 0.16x keeps included routers as such
+        included = getattr(route, "original_router", None)  # recent FastAPI keeps an included router as one route
         if included is not None:
             context = getattr(route, "include_context", None)
             yield from _walk(included.routes, prefix + getattr(context, "prefix", ""))
@@ -121,6 +121,21 @@ def test_every_route_has_an_expectation(client: TestClient) -> None:
     assert not stale, f"entries for routes the app no longer serves: {sorted(stale)}"
     for route, expected in EXPECTED.items():
         assert set(expected) == set(CALLERS), route
+
+
+def _nothing() -> dict[str, str]:
+    return {}
+
+
+def test_the_route_walk_finds_new_and_hidden_routes(platform: Platform) -> None:
+    app = create_app(platform)
+    router = APIRouter(prefix="/api/v1")
+    router.add_api_route("/new-thing", _nothing, methods=["DELETE"], include_in_schema=False)
+    app.include_router(router)
+    app.add_api_route("/top-level", _nothing, methods=["PUT"])
+    served = served_routes(app)
+    assert {("DELETE", "/api/v1/new-thing"), ("PUT", "/top-level")} <= served
+    assert served - EXPECTED.keys() == {("DELETE", "/api/v1/new-thing"), ("PUT", "/top-level")}
 
 
 # -- the matrix ------------------------------------------------------------------------------------------------
@@ -165,7 +180,8 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("POST", "/api/signaler"): {"data": {"dossier": "0", "message": b64(raw)}},
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
-    return world.client.request(method, url, **kwargs)
+    response: httpx.Response = world.client.request(method, url, **kwargs)
+    return response
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED), ids=[f"{m} {p}" for m, p in sorted(EXPECTED)])

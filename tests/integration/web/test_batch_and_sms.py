@@ -12,7 +12,6 @@ from email.parser import BytesParser
 from email.policy import SMTP, compat32
 from typing import Any
 
-import pytest
 from benchmarks.mailgen import messages
 from fastapi.testclient import TestClient
 
@@ -189,11 +188,6 @@ def test_sms_report_is_stored_as_canonical_json(client: TestClient, users: Users
     assert report["facts"]["text_length"] == len(SMS["text"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG web/sms_api.py sms_blob: received_at is written with the offset it was sent with, not in UTC as "
-    "its docstring says, so the same SMS sent with another offset is another blob and another report",
-)
 def test_the_same_sms_in_another_time_zone_is_the_same_report(client: TestClient, users: Users) -> None:
     headers = users.headers()
     utc = client.post("/api/v1/sms-reports", json=SMS, headers=headers)

@@ -69,7 +69,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
-def test_fuzz_sqlite(case: schemathesis.Case, target: Target) -> None:
+def test_fuzz_sqlite(case: schemathesis.Case[Any], target: Target) -> None:
     case.call_and_validate(
         app=target.app, headers=target.headers, checks=[not_a_server_error, response_schema_conformance]
     )
@@ -83,12 +83,6 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
     return [(method, path, op) for path, item in document["paths"].items() for method, op in item.items()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG web/errors.py + web/app.py: every 422 is answered as application/problem+json "
-    "{type,title,status,code,detail,errors}, but the OpenAPI document (FastAPI's default) says application/json "
-    "HTTPValidationError {detail: [...]}; schemathesis reports it as ST105 Undocumented Content-Type",
-)
 def test_validation_errors_are_documented_as_problem_details() -> None:
     wrong = []
     for method, path, op in _operations():
@@ -98,12 +92,6 @@ def test_validation_errors_are_documented_as_problem_details() -> None:
     assert not wrong, wrong
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG web/app.py (OpenAPI): the 401/403/404/413/415/429 answers the API gives are not documented "
-    "(only 2xx and 422 are); "
-    "schemathesis reports them as ST103 Undocumented status code",
-)
 def test_error_statuses_are_documented() -> None:
     public = {"/healthz", "/readyz", "/metrics"}
     missing = []

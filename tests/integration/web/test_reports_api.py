@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from benchmarks.mailgen import messages
 from fastapi.testclient import TestClient
 
-from benchmarks.mailgen import messages
 from signalement.domain.accounts import Role
 from signalement.platform import Platform
 from tests.conftest import Users, run_jobs_until_idle
@@ -29,7 +29,9 @@ def test_raw_message_is_stored_then_analyzed(client: TestClient, users: Users, p
     assert report["status"] == "analyzed"
     assert report["reported_category"] == "phishing"
     assert report["client"] == "test/1.0"
-    assert report["facts"]["subject"].startswith(("Votre", "Action", "Your", "Rembour", "Unusual", "Dernier", "Congr", "Mise"))
+    assert report["facts"]["subject"].startswith(
+        ("Votre", "Action", "Your", "Rembour", "Unusual", "Dernier", "Congr", "Mise")
+    )
     assert report["facts"]["size"] == len(raw)
 
 

@@ -74,7 +74,8 @@ def script_request(email: str, password: str, raw: bytes) -> requests.PreparedRe
 
 def post_prepared(client: TestClient, prepared: requests.PreparedRequest) -> httpx.Response:
     body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
-    return client.post("/api/signaler", content=body, headers=dict(prepared.headers))
+    response: httpx.Response = client.post("/api/signaler", content=body, headers=dict(prepared.headers))
+    return response
 
 
 def assert_stored(client: TestClient, platform: Platform, response_json: dict[str, object], raw: bytes) -> None:
@@ -93,7 +94,7 @@ def test_options_with_email_and_password(client: TestClient, account: Account) -
     assert client.options("/api/signaler", headers=basic(account.email.upper(), account.password)).status_code == 200
 
 
-def test_options_with_wrong_credentials(client: TestClient, account: Account, users: Users) -> None:
+def test_options_with_wrong_credentials(client: TestClient, account: Account, users: Users, platform: Platform) -> None:
     token_only_id, _ = users.create(Role.REPORTER)  # a user without a password
     for user, password in (
         (account.email, "wrong password"),
@@ -105,7 +106,7 @@ def test_options_with_wrong_credentials(client: TestClient, account: Account, us
     ):
         assert_unauthorized(client.options("/api/signaler", headers=basic(user, password)))
     # A user that only has tokens cannot log in with any password, not even the empty one.
-    no_password = email_of(client.app.state.platform, token_only_id)  # type: ignore[attr-defined]
+    no_password = email_of(platform, token_only_id)
     assert_unauthorized(client.options("/api/signaler", headers=basic(no_password, "")))
     assert_unauthorized(client.options("/api/signaler", headers=basic(no_password, "anything")))
 
@@ -128,11 +129,6 @@ def test_a_non_ascii_password_sent_as_utf_8(client: TestClient, users: Users, pl
     assert client.options("/api/signaler", headers=basic(email, "mot de passe très sûr")).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG web/auth.py Authenticator._basic: Basic credentials are decoded as UTF-8 only, but requests (the "
-    "Signal Spam script) and btoa() in the add-ons send ISO-8859-1: a password with an accent is refused (401)",
-)
 def test_a_non_ascii_password_sent_by_the_python_script(client: TestClient, users: Users, platform: Platform) -> None:
     user_id, _ = users.create(Role.REPORTER, password="mot de passe très sûr")
     email = email_of(platform, user_id)
@@ -261,12 +257,6 @@ def test_post_multipart(client: TestClient, platform: Platform, account: Account
     assert report["client"] == "signal-spam dossier=4"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG web/body.py parse_multipart: max_part_size=64 KiB caps every non-file field, and the Signal Spam "
-    "`message` field is the base64 of the message (4/3 of its size): a 48 KiB message sent as a plain multipart "
-    "field is a 400 malformed_form, far below max_message_bytes (same for /api/v1/reports `file` without a filename)",
-)
 def test_post_multipart_of_a_larger_message(client: TestClient, platform: Platform, account: Account) -> None:
     raw = next(m for m in messages(100, seed=1) if 60_000 < len(m) < 200_000)
     response = client.post(

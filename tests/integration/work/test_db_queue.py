@@ -41,8 +41,9 @@ class Recorder:
 
 @pytest.fixture
 def queue(platform: Platform) -> DatabaseQueue:
-    return DatabaseQueue(platform.engine, max_attempts=3, retry_base_seconds=0.01, lease_seconds=2,
-                         idle_poll_seconds=0.01)
+    return DatabaseQueue(
+        platform.engine, max_attempts=3, retry_base_seconds=0.01, lease_seconds=2, idle_poll_seconds=0.01
+    )
 
 
 class Worker:

@@ -10,8 +10,15 @@ from signalement.domain.audit import GENESIS, AuditEntry, entry_hash, verify_cha
 def _chain(n: int) -> list[AuditEntry]:
     entries, prev = [], GENESIS
     for seq in range(1, n + 1):
-        fields = {"seq": seq, "at": f"2026-11-27T00:00:{seq:02d}", "actor": "admin@example.org",
-                  "action": "user.create", "target": f"user:{seq}", "client": "127.0.0.1", "detail": {"n": seq}}
+        fields = {
+            "seq": seq,
+            "at": f"2026-11-27T00:00:{seq:02d}",
+            "actor": "admin@example.org",
+            "action": "user.create",
+            "target": f"user:{seq}",
+            "client": "127.0.0.1",
+            "detail": {"n": seq},
+        }
         digest = entry_hash(prev, **fields)  # type: ignore[arg-type]
         entries.append(AuditEntry(prev_hash=prev, hash=digest, **fields))  # type: ignore[arg-type]
         prev = digest

@@ -5,10 +5,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
+from benchmarks.mailgen import messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.mailgen import messages
 from signalement.mail.facts import header_facts, is_feedback_report, not_a_message_reason
 
 
@@ -32,7 +32,7 @@ def test_generated_message_facts() -> None:
 def test_encoded_words_are_decoded_and_display_names_with_commas_kept_apart() -> None:
     raw = (
         b"From: =?utf-8?q?Service_client=2C_La_Poste?= <noreply@example.net>\r\n"
-        b"To: a@example.org, \"Dupont, Jean\" <jean@example.org>\r\n"
+        b'To: a@example.org, "Dupont, Jean" <jean@example.org>\r\n'
         b"Subject: =?utf-8?b?Vm90cmUgY29saXMgZXN0IGJsb3F1w6k=?=\r\n"
         b"Date: Tue, 3 Nov 2026 10:00:00 +0100\r\n\r\nbody\r\n"
     )
@@ -112,9 +112,26 @@ def test_any_bytes_give_facts_or_a_reason_never_an_exception(raw: bytes) -> None
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([b"From: ", b"a@b.example", b"\r\n", b"Content-Type: multipart/mixed; boundary=", b'"x"',
-                                 b"--x", b"=?utf-8?q?=FF?=", b"\xff", b"Subject: ", b"\r\n\r\n", b"Date: "]),
-                max_size=60))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"From: ",
+                b"a@b.example",
+                b"\r\n",
+                b"Content-Type: multipart/mixed; boundary=",
+                b'"x"',
+                b"--x",
+                b"=?utf-8?q?=FF?=",
+                b"\xff",
+                b"Subject: ",
+                b"\r\n\r\n",
+                b"Date: ",
+            ]
+        ),
+        max_size=60,
+    )
+)
 def test_mail_shaped_noise_never_raises(chunks: list[bytes]) -> None:
     raw = b"".join(chunks)
     header_facts(raw).as_json()

@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from benchmarks.mailgen import messages
+
 from signalement.store.blobs import BlobIntegrityError, BlobNotFoundError, FileBlobStore
 
 
@@ -44,7 +44,8 @@ def test_missing_and_corrupt_blobs_are_errors(tmp_path: Path) -> None:
         store.get("0" * 64)
     stored = store.put(b"From: a@example.org\r\n\r\none\r\n")
     other = FileBlobStore(tmp_path / "other").put(b"From: a@example.org\r\n\r\ntwo\r\n")
-    store.path(stored.sha256).write_bytes((tmp_path / "other").joinpath(
-        other.sha256[:2], other.sha256[2:4], f"{other.sha256}.zst").read_bytes())
+    store.path(stored.sha256).write_bytes(
+        (tmp_path / "other").joinpath(other.sha256[:2], other.sha256[2:4], f"{other.sha256}.zst").read_bytes()
+    )
     with pytest.raises(BlobIntegrityError):
         store.get(stored.sha256)

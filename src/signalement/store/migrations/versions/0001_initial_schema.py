@@ -139,11 +139,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_reports_sha256"), ["sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_reports_status"), ["status"], unique=False)
 
+    audit_head = op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+    )
+    op.bulk_insert(audit_head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
     if op.get_bind().dialect.name == "postgresql":
         op.execute((files("procrastinate") / "sql" / "schema.sql").read_text())
 
 
 def downgrade() -> None:
+    op.drop_table("audit_head")
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reports_status"))
         batch_op.drop_index(batch_op.f("ix_reports_sha256"))

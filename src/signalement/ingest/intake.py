@@ -62,53 +62,58 @@ class Intake:
         self.queue = queue
 
     def accept(self, submitter: Submitter, submission: Submission) -> Accepted:
-        return self.accept_many(submitter, [submission])[0]
+        return self.accept_all([(submitter, submission)])[0]
 
     def accept_many(self, submitter: Submitter, submissions: Sequence[Submission]) -> list[Accepted]:
+        return self.accept_all([(submitter, s) for s in submissions])
+
+    def accept_all(self, items: Sequence[tuple[Submitter, Submission]]) -> list[Accepted]:
         """Store the bytes durably, then record every report in one transaction."""
-        if len(submissions) == 1:
-            stored = [self.blobs.put(submissions[0].raw)]
-        else:  # one durability barrier for the whole batch instead of fsyncs per blob
-            stored = self.blobs.put_many([s.raw for s in submissions])
+        if len(items) == 1:
+            stored = [self.blobs.put(items[0][1].raw)]
+        else:  # one durability barrier for them all instead of two fsyncs per blob
+            stored = self.blobs.put_many([s.raw for _, s in items])
         for attempt in range(2):
             try:
                 with self.engine.begin() as conn:
-                    return self._record(conn, submitter, list(zip(submissions, stored, strict=True)))
+                    return self._record(conn, [(u, s, b) for (u, s), b in zip(items, stored, strict=True)])
             except IntegrityError:
                 # PostgreSQL: a concurrent request committed the same (submitter, bytes) first; read it back.
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def _record(
-        self, conn: Connection, submitter: Submitter, items: list[tuple[Submission, StoredBlob]]
-    ) -> list[Accepted]:
-        """A few statements for the whole batch, whatever its size: executemany, not a loop of round trips."""
+    def _record(self, conn: Connection, items: list[tuple[Submitter, Submission, StoredBlob]]) -> list[Accepted]:
+        """A few statements for all the items, however many: executemany, not a loop of round trips."""
         now = utcnow()
         insert_ignore_many(
             conn,
             blobs,
-            [{"sha256": b.sha256, "size": b.size, "stored_size": b.stored_size, "created_at": now} for _, b in items],
+            [
+                {"sha256": b.sha256, "size": b.size, "stored_size": b.stored_size, "created_at": now}
+                for _, _, b in items
+            ],
         )
-        known = {
-            row.sha256: Accepted(row.id, False, row.status, row.sha256)
-            for row in conn.execute(_EXISTING, {"submitter": submitter.key, "shas": list({b.sha256 for _, b in items})})
-        }
-        new: dict[str, tuple[Submission, StoredBlob]] = {}
-        for submission, blob in items:
-            if blob.sha256 not in known:
-                new.setdefault(blob.sha256, (submission, blob))  # the same bytes twice in one batch: one report
+        known: dict[tuple[str, str], Accepted] = {}
+        for submitter_key in {u.key for u, _, _ in items}:
+            shas = list({b.sha256 for u, _, b in items if u.key == submitter_key})
+            for row in conn.execute(_EXISTING, {"submitter": submitter_key, "shas": shas}):
+                known[submitter_key, row.sha256] = Accepted(row.id, False, row.status, row.sha256)
+        new: dict[tuple[str, str], tuple[Submitter, Submission, StoredBlob]] = {}
+        for submitter, submission, blob in items:
+            if (submitter.key, blob.sha256) not in known:  # the same bytes twice from one submitter: one report
+                new.setdefault((submitter.key, blob.sha256), (submitter, submission, blob))
         if new:
-            rows = [_report_row(submitter, submission, blob, now) for submission, blob in new.values()]
-            ids = conn.execute(_INSERT_REPORT, rows).scalars().all()
+            ids = conn.execute(_INSERT_REPORT, [_report_row(*item, now) for item in new.values()]).scalars().all()
             self.queue.enqueue_many(conn, [analyze_job(report_id) for report_id in ids])
-            for sha256, report_id in zip(new, ids, strict=True):
-                known[sha256] = Accepted(report_id, True, ReportStatus.RECEIVED, sha256)
-        results, seen = [], set()
-        for _, blob in items:
-            accepted = known[blob.sha256]
-            results.append(accepted if blob.sha256 not in seen else replace(accepted, created=False))
-            seen.add(blob.sha256)
+            for new_key, report_id in zip(new, ids, strict=True):
+                known[new_key] = Accepted(report_id, True, ReportStatus.RECEIVED, new_key[1])
+        results: list[Accepted] = []
+        seen: set[tuple[str, str]] = set()
+        for submitter, _, blob in items:
+            key = (submitter.key, blob.sha256)
+            results.append(known[key] if key not in seen else replace(known[key], created=False))
+            seen.add(key)
         return results
 
 

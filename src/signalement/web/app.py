@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from signalement import __version__
+from signalement.ingest.group_commit import GroupCommitter
 from signalement.platform import Platform
 from signalement.web import admin_api, health, reports_api, signal_spam, sms_api
 from signalement.web.auth import Authenticator, BasicCache
@@ -22,6 +23,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform.engine, BasicCache(settings.basic_auth_cache_seconds))
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
+    app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)
     for module in (reports_api, sms_api, signal_spam, admin_api, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)

@@ -101,7 +101,7 @@ async def submit_report(
     submission = message_submission(
         raw, limit, channel=Channel.API, category=category, comment=text, client=client_name
     )
-    ack = await accept(platform, submitter, submission)
+    ack = await accept(request, submitter, submission)
     return JSONResponse(ack.as_json(), status_code=202 if ack.accepted.created else 200)
 
 

@@ -99,7 +99,7 @@ async def signaler(request: Request, platform: PlatformDep, principal: Principal
             channel=Channel.SIGNAL_SPAM,
             client=f"signal-spam dossier={dossier}" if dossier else None,
         )
-        ack = await accept(platform, submitter, submission)
+        ack = await accept(request, submitter, submission)
     except ApiError as exc:
         exc.headers = {**(exc.headers or {}), **headers}
         raise

@@ -49,5 +49,5 @@ async def submit_sms(
         comment=clean_text(sms.comment, 10_000),
         client=clean_text(sms.client, 200),
     )
-    ack = await accept(platform, submitter, submission)
+    ack = await accept(request, submitter, submission)
     return JSONResponse(ack.as_json(), status_code=202 if ack.accepted.created else 200)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from signalement.domain.accounts import Scope
 from signalement.domain.reports import Channel, ReportedCategory, ReportKind
+from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.intake import Accepted, Submission, Submitter
 from signalement.mail.facts import is_feedback_report, not_a_message_reason
 from signalement.platform import Platform
@@ -105,9 +106,11 @@ def status_url(platform: Platform, submitter: Submitter, report_id: int) -> str 
     return f"{platform.settings.base_url}/api/v1/reports/{report_id}"
 
 
-async def accept(platform: Platform, submitter: Submitter, submission: Submission) -> Ack:
-    accepted = await run_in_threadpool(platform.intake.accept, submitter, submission)
-    return Ack(accepted, status_url(platform, submitter, accepted.report_id))
+async def accept(request: Request, submitter: Submitter, submission: Submission) -> Ack:
+    """One report, committed with whatever other single reports arrive meanwhile (group commit)."""
+    committer: GroupCommitter = request.app.state.group_committer
+    accepted = await committer.submit(submitter, submission)
+    return Ack(accepted, status_url(request.app.state.platform, submitter, accepted.report_id))
 
 
 async def accept_many(platform: Platform, submitter: Submitter, submissions: list[Submission]) -> list[Ack]:

@@ -2,10 +2,10 @@
 
 Run `python -m benchmarks.ingest --help`; benchmarks/README.md explains the modes and how to read the output.
 
-The load generator is one asyncio process with httpx and persistent connections; the server is always another
-process (started here with --start-server, or already running at --url), so the two do not share a GIL.
-Messages are a pool of realistic messages, each sent once with a distinct first header line: every request
-stores new bytes (a resent message would take the cheaper duplicate path and flatter the figures).
+The load generator is one asyncio process (uvloop) with a minimal HTTP/1.1 client on persistent connections; the
+server is always another process (started here with --start-server, or already running at --url), so the two do
+not share a GIL. Messages are a pool of realistic messages, each sent once with a distinct first header line:
+every request stores new bytes (a resent message would take the cheaper duplicate path and flatter the figures).
 """
 
 from __future__ import annotations
@@ -222,8 +222,24 @@ def batch_body(items: list[bytes]) -> bytes:
     return b'{"reports":[' + b",".join(parts) + b"]}"
 
 
-async def run_batch(client: RawClient, source: Source, count: int, size: int, clients: int) -> Outcome:
-    outcome = Outcome("batch", params={"clients": clients, "batch_size": size})
+def multipart_body(items: list[bytes], boundary: str) -> bytes:
+    """One `file` part per message, as a browser or curl -F would send them."""
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{i}.eml"\r\n'
+        "Content-Type: message/rfc822\r\n\r\n".encode()
+        + item
+        + b"\r\n"
+        for i, item in enumerate(items)
+    ]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+async def run_batch(
+    client: RawClient, source: Source, count: int, size: int, clients: int, form: str = "json"
+) -> Outcome:
+    outcome = Outcome("batch", params={"clients": clients, "batch_size": size, "format": form})
+    boundary = f"bench{secrets.token_hex(8)}"
+    content_type = JSON if form == "json" else f"multipart/form-data; boundary={boundary}"
     left = [count]
 
     async def work() -> bool:
@@ -232,9 +248,9 @@ async def run_batch(client: RawClient, source: Source, count: int, size: int, cl
         items = source.take(min(size, left[0]))
         left[0] -= len(items)
         outcome.sizes.extend(map(len, items))
-        body = batch_body(items)
+        body = batch_body(items) if form == "json" else multipart_body(items, boundary)
         outcome.bytes_sent += len(body)
-        result = await _post(client, outcome, body, "/api/v1/reports:batch", JSON)
+        result = await _post(client, outcome, body, "/api/v1/reports:batch", content_type)
         if result is not None:
             status, latency, payload = result
             answer = json.loads(payload) if status == 200 else {}
@@ -403,7 +419,7 @@ def drain(url: str, timeout: float, patience: float = 10.0) -> float | None:
             return now - started
         if pending is not None and (lowest is None or pending < lowest):
             lowest, last_progress = pending, now
-        time.sleep(0.2)
+        time.sleep(0.5)  # each look counts the reports table: not too often, it slows the worker it waits for
     return None
 
 
@@ -455,7 +471,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     )
     lines = [header]
     for r in rows:
-        params = " ".join(f"{k}={r[k]}" for k in ("clients", "batch_size", "rate", "seconds") if k in r)
+        params = " ".join(f"{k}={r[k]}" for k in ("clients", "batch_size", "format", "rate", "seconds") if k in r)
         lat = r["latency_ms"]
         statuses = " ".join(f"{k}:{v}" for k, v in r["statuses"].items()) + "".join(
             f" {k}:{v}" for k, v in r["errors"].items()
@@ -550,6 +566,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-count", type=int, default=30000, help="batch mode: messages to send")
     p.add_argument("--batch-size", type=int, default=200, help="batch mode: messages per request")
     p.add_argument("--batch-clients", type=int, default=2, help="batch mode: concurrent connections")
+    p.add_argument("--batch-format", choices=["json", "multipart"], default="json", help="batch mode: body format")
     p.add_argument("--rate", type=float, default=100.0, help="rate mode: reports per second")
     p.add_argument("--seconds", type=float, default=20.0, help="rate mode: how long")
     p.add_argument("--warmup", type=int, default=200, help="reports sent (and not counted) before measuring")
@@ -587,7 +604,7 @@ async def run_mode(args: argparse.Namespace, client: RawClient, source: Source, 
     if mode == "single":
         return await run_single(client, source, args.count, args.clients)
     if mode == "batch":
-        return await run_batch(client, source, args.batch_count, args.batch_size, args.batch_clients)
+        return await run_batch(client, source, args.batch_count, args.batch_size, args.batch_clients, args.batch_format)
     return await run_rate(client, source, args.rate, args.seconds)
 
 

@@ -79,7 +79,10 @@ def not_a_message_reason(raw: bytes) -> str | None:
 
 def is_feedback_report(raw: bytes) -> bool:
     """True for an RFC 5965 ARF report: multipart/report; report-type=feedback-report."""
-    msg = message_from_bytes(header_block(raw) + b"\r\n\r\n", policy=compat32)
+    head = header_block(raw)
+    if b"feedback-report" not in head.lower():  # the cheap test first: almost no report is one
+        return False
+    msg = message_from_bytes(head + b"\r\n\r\n", policy=compat32)
     return _is_arf(msg)
 
 

@@ -81,7 +81,8 @@ class FileBlobStore:
             return results
         _sync_filesystem(self._tmp)  # the data is durable ...
         for tmp, final, _ in staged:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if not final.parent.is_dir():
+                final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
         _sync_filesystem(self._tmp)  # ... and so are the names
         return results

@@ -11,16 +11,23 @@ import binascii
 import hashlib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy import Engine
 
 from signalement.domain.accounts import Scope
-from signalement.store.accounts import TOKEN_PREFIX, Principal, principal_for_password, principal_for_token
+from signalement.store.accounts import (
+    TOKEN_PREFIX,
+    Principal,
+    principal_for_password,
+    principal_for_token,
+    token_digest,
+)
 from signalement.store.db import read
 from signalement.web.errors import ApiError
 
+TOKEN_CACHE_SECONDS = 5.0
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="signalement", Basic realm="signalement", charset="UTF-8"'}
 
 
@@ -56,6 +63,8 @@ class BasicCache:
 class Authenticator:
     engine: Engine
     basic_cache: BasicCache
+    # A token's principal is remembered briefly too: a revoked token stops working within this many seconds.
+    token_cache: BasicCache = field(default_factory=lambda: BasicCache(TOKEN_CACHE_SECONDS))
 
     def authenticate(self, request: Request) -> Principal | None:
         """The caller, None if no credentials were given; raises 401 if credentials were given and are wrong."""
@@ -77,8 +86,14 @@ class Authenticator:
     def _token(self, token: str) -> Principal | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
-        with read(self.engine) as conn:
-            return principal_for_token(conn, token)
+        key = token_digest(token)
+        principal = self.token_cache.get(key)
+        if principal is None:
+            with read(self.engine) as conn:
+                principal = principal_for_token(conn, token)
+            if principal is not None:
+                self.token_cache.put(key, principal)
+        return principal
 
     def _basic(self, value: str) -> Principal | None:
         try:

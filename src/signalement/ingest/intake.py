@@ -11,9 +11,8 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from signalement.domain.ports import StoredBlob
+from signalement.domain.ports import BlobStore, StoredBlob
 from signalement.domain.reports import Channel, ReportedCategory, ReportKind, ReportStatus
-from signalement.store.blobs import FileBlobStore
 from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import blobs, reports
 from signalement.work.port import JobQueue, JobRequest
@@ -56,7 +55,7 @@ def analyze_job(report_id: int) -> JobRequest:
 
 
 class Intake:
-    def __init__(self, engine: Engine, blob_store: FileBlobStore, queue: JobQueue) -> None:
+    def __init__(self, engine: Engine, blob_store: BlobStore, queue: JobQueue) -> None:
         self.engine = engine
         self.blobs = blob_store
         self.queue = queue

@@ -26,10 +26,10 @@ from signalement.work.keys import register_keys
 from signalement.work.port import (
     DeadJob,
     JobRequest,
+    PeriodicSchedule,
     TaskContext,
     TaskSpec,
     backoff,
-    periodic_requests,
 )
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,6 @@ class DatabaseQueue:
         self.batch = batch
         self.idle_poll_seconds = idle_poll_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        self._scheduled: set[str] = set()
 
     # -- the port ---------------------------------------------------------------------------------------
 
@@ -113,8 +112,9 @@ class DatabaseQueue:
 
     def run_worker(self, ctx: TaskContext, tasks: Mapping[str, TaskSpec], stop: threading.Event) -> None:
         log.info("database queue worker %s started", self.worker_id)
+        schedule = PeriodicSchedule(tasks)
         while not stop.is_set():
-            self._schedule_periodic(tasks)
+            self._schedule_periodic(schedule)
             claimed = self.claim(self.batch)
             for job in claimed:
                 self._run_one(ctx, tasks, job)
@@ -180,12 +180,9 @@ class DatabaseQueue:
             if spec and spec.on_dead:
                 spec.on_dead(ctx, conn, job.payload, error)
 
-    def _schedule_periodic(self, tasks: Mapping[str, TaskSpec]) -> None:
-        # Only a new period's key is worth a write transaction; the key makes it once across workers.
-        requests = [r for r in periodic_requests(tasks, utcnow()) if r.key not in self._scheduled]
-        if not requests:
-            return
-        with self.engine.begin() as conn:
-            for request in requests:
-                self.enqueue(conn, request)
-        self._scheduled = {r.key for r in requests if r.key}
+    def _schedule_periodic(self, schedule: PeriodicSchedule) -> None:
+        now = utcnow()
+        if requests := schedule.due(now):
+            with self.engine.begin() as conn:
+                self.enqueue_many(conn, requests)
+        schedule.enqueued(now)

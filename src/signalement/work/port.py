@@ -87,13 +87,27 @@ def backoff(attempt: int, base_seconds: float, cap_seconds: float = 3600.0) -> t
     return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** (attempt - 1)))
 
 
-def periodic_requests(tasks: Mapping[str, TaskSpec], now: datetime) -> list[JobRequest]:
-    """The current period's job of every periodic task, keyed so that many workers enqueue it once."""
-    out = []
-    for spec in tasks.values():
-        if spec.every is None:
-            continue
-        period = spec.every.total_seconds()
-        slot = int(now.timestamp() // period)
-        out.append(JobRequest(spec.name, {}, key=f"periodic:{spec.name}:{slot}"))
-    return out
+class PeriodicSchedule:
+    """The periodic jobs a worker has yet to enqueue for the current period of each task.
+
+    Each period's job is keyed, so however many workers enqueue it, it runs once; this only spares a worker a
+    write transaction on every tick when nothing is new.
+    """
+
+    def __init__(self, tasks: Mapping[str, TaskSpec]) -> None:
+        self.tasks = tasks
+        self._enqueued: set[str] = set()
+
+    def due(self, now: datetime) -> list[JobRequest]:
+        return [r for r in self._current(now) if r.key not in self._enqueued]
+
+    def enqueued(self, now: datetime) -> None:
+        self._enqueued = {r.key for r in self._current(now) if r.key is not None}
+
+    def _current(self, now: datetime) -> list[JobRequest]:
+        out = []
+        for spec in self.tasks.values():
+            if spec.every is not None:
+                slot = int(now.timestamp() // spec.every.total_seconds())
+                out.append(JobRequest(spec.name, {}, key=f"periodic:{spec.name}:{slot}"))
+        return out

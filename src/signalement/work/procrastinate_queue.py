@@ -33,10 +33,10 @@ from signalement.work.keys import register_keys
 from signalement.work.port import (
     DeadJob,
     JobRequest,
+    PeriodicSchedule,
     TaskContext,
     TaskSpec,
     backoff,
-    periodic_requests,
 )
 
 log = logging.getLogger(__name__)
@@ -259,22 +259,20 @@ class ProcrastinateQueue:
 
     async def _tend(self, tasks: Mapping[str, TaskSpec], stop: threading.Event, worker: asyncio.Task[None]) -> None:
         loop = asyncio.get_running_loop()
-        scheduled: set[str] = set()
+        schedule = PeriodicSchedule(tasks)
         next_stalled_check = 0.0
         while not stop.is_set() and not worker.done():
-            scheduled = await self._schedule_periodic(tasks, scheduled)
+            await self._schedule_periodic(schedule)
             if loop.time() >= next_stalled_check:
                 await self._maintain(self._rerun_stalled)
                 next_stalled_check = loop.time() + STALLED_CHECK_SECONDS
             await asyncio.sleep(TICK_SECONDS)
 
-    async def _schedule_periodic(self, tasks: Mapping[str, TaskSpec], scheduled: set[str]) -> set[str]:
-        """Enqueue each new period's job; the key makes it once across workers, as in db_queue."""
-        current = periodic_requests(tasks, utcnow())
-        new = [r for r in current if r.key not in scheduled]
-        if not new or not await self._maintain(lambda: self._enqueue_all(new)):
-            return scheduled
-        return {r.key for r in current if r.key is not None}
+    async def _schedule_periodic(self, schedule: PeriodicSchedule) -> None:
+        now = utcnow()
+        due = schedule.due(now)
+        if not due or await self._maintain(lambda: self._enqueue_all(due)):
+            schedule.enqueued(now)
 
     async def _maintain(self, step: Callable[[], None]) -> bool:
         """Run a blocking upkeep step off the event loop; a failure is logged and the step tried again later."""
@@ -287,8 +285,7 @@ class ProcrastinateQueue:
 
     def _enqueue_all(self, requests: list[JobRequest]) -> None:
         with self.engine.begin() as conn:
-            for request in requests:
-                self.enqueue(conn, request)
+            self.enqueue_many(conn, requests)
 
     def _rerun_stalled(self) -> None:
         with self.engine.begin() as conn:

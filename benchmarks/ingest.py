@@ -617,7 +617,9 @@ def run_async(main: Coroutine[Any, Any, list[Outcome]]) -> list[Outcome]:
     return uvloop.run(main)
 
 
-def measure(args: argparse.Namespace, url: str, token: str, server: ManagedServer | None) -> dict[str, Any]:
+def measure(
+    args: argparse.Namespace, url: str, token: str, server: ManagedServer | None, code: dict[str, Any]
+) -> dict[str, Any]:
     source = load_source(args.corpus, args.pool, args.seed)
     load_before = load_average()
     cpu_before = server.cpu_seconds() if server else {}
@@ -641,7 +643,7 @@ def measure(args: argparse.Namespace, url: str, token: str, server: ManagedServe
         "server_cpu_s": server_cpu,
         "jobs_pending_after": pending_jobs(url),
         "machine": machine(),
-        "code": git_state(),
+        "code": code,
         "results": [summary(o) for o in outcomes],
     }
     if args.drain:
@@ -651,11 +653,12 @@ def measure(args: argparse.Namespace, url: str, token: str, server: ManagedServe
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    code = git_state()  # now, before the server loads it: others may commit while this runs
     if args.start_server:
         with ManagedServer(worker=not args.no_worker, database_url=args.database_url, keep=args.keep) as server:
-            document = measure(args, server.url, server.token, server)
+            document = measure(args, server.url, server.token, server, code)
     else:
-        document = measure(args, args.url.rstrip("/"), args.token, None)
+        document = measure(args, args.url.rstrip("/"), args.token, None, code)
     print_table(document["results"])
     print(
         f"worker running: {document['worker_running']}; database: {document['database']}; "

@@ -13,6 +13,7 @@ from signalement.platform import Platform
 from signalement.settings import Settings
 from signalement.store import audit
 from signalement.store.accounts import create_user, issue_token, user_count
+from signalement.store.db import read
 from signalement.store.migrate import upgrade
 
 ROLES = click.Choice([r.value for r in Role])
@@ -96,7 +97,7 @@ def audit_group() -> None:
 def audit_verify() -> None:
     """Check the hash chain of the audit log; exit 1 if it was tampered with."""
     platform = Platform(Settings())
-    with platform.engine.connect() as conn:
+    with read(platform.engine) as conn:
         broken = audit.first_broken(conn)
     if broken is None:
         click.echo("audit log intact")

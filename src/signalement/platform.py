@@ -40,6 +40,7 @@ class Platform:
                 conninfo_from_sqlalchemy_url(s.effective_database_url),
                 max_attempts=s.job_max_attempts,
                 retry_base_seconds=s.job_retry_base_seconds,
+                stalled_worker_seconds=s.job_lease_seconds,
             )
         return DatabaseQueue(
             self.engine,

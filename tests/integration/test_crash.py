@@ -112,7 +112,8 @@ class Deployment:
         return "\n".join(f"== {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.data_dir.parent.glob("*.log")))
 
     def engine(self) -> Engine:
-        return make_engine(self.database_url, pool_size=2)
+        engine: Engine = make_engine(self.database_url, pool_size=2)
+        return engine
 
     def stop_all(self) -> None:
         for process in self.processes:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select, update
 from signalement.domain.reports import ReportKind, ReportStatus
 from signalement.ingest.intake import ANALYZE_TASK
 from signalement.mail.facts import header_facts
+from signalement.store.db import read
 from signalement.store.sql import utcnow
 from signalement.store.tables import reports
 from signalement.work.port import Payload, TaskContext, TaskSpec
@@ -26,7 +27,7 @@ def facts_for(kind: str, raw: bytes) -> dict[str, Any]:
 
 def analyze_report(ctx: TaskContext, payload: Payload) -> None:
     report_id = int(payload["report_id"])
-    with ctx.engine.connect() as conn:
+    with read(ctx.engine) as conn:  # no write lock for a read
         row = conn.execute(select(reports.c.sha256, reports.c.kind).where(reports.c.id == report_id)).first()
     if row is None:  # deleted since it was queued
         return

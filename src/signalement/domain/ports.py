@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 
@@ -26,3 +27,7 @@ class BlobStore(Protocol):
     def get(self, sha256: str) -> bytes: ...
 
     def exists(self, sha256: str) -> bool: ...
+
+    def sweep_temporary(self, older_than: timedelta) -> int:
+        """Remove what interrupted writes left behind; how many files."""
+        ...

@@ -6,13 +6,16 @@ returns, the bytes survive a crash, and a reader never sees a partial blob.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
 import os
 import sys
 import threading
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import zstandard
@@ -99,6 +102,17 @@ class FileBlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
+
+    def sweep_temporary(self, older_than: timedelta) -> int:
+        """Remove temporary files of writes interrupted by a crash (never referred to by any row)."""
+        limit = time.time() - older_than.total_seconds()
+        removed = 0
+        for path in self._tmp.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def _ensure_dir(self, directory: Path) -> None:
         if directory.is_dir():

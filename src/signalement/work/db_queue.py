@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
 from signalement.store.db import read
 from signalement.store.sql import utcnow
@@ -113,26 +113,36 @@ class DatabaseQueue:
     def run_worker(self, ctx: TaskContext, tasks: Mapping[str, TaskSpec], stop: threading.Event) -> None:
         log.info("database queue worker %s started", self.worker_id)
         schedule = PeriodicSchedule(tasks)
+        finished: list[int] = []
         while not stop.is_set():
             self._schedule_periodic(schedule)
-            claimed = self.claim(self.batch)
-            for job in claimed:
-                self._run_one(ctx, tasks, job)
+            claimed = self.claim(self.batch, finished)
+            finished = [job.id for job in claimed if self._run_one(ctx, tasks, job)]
             if len(claimed) < self.batch:
                 stop.wait(self.idle_poll_seconds)
+        self.claim(0, finished)
 
     # -- the worker's steps -----------------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[_Claimed]:
+    def claim(self, limit: int, finished: Sequence[int] = ()) -> list[_Claimed]:
+        """Claim up to `limit` due jobs, and in the same transaction remove the `finished` ones.
+
+        Finished jobs are removed with the next claim rather than one transaction each: half the writes, and a
+        crash in between only runs them again (jobs run at least once)."""
         now = utcnow()
+        done = delete(jobs).where(jobs.c.id.in_(finished), jobs.c.locked_by == self.worker_id)
         due = or_(
             and_(jobs.c.status == QUEUED, jobs.c.run_at <= now),
             and_(jobs.c.status == RUNNING, jobs.c.locked_until < now),  # a dead worker's lease ran out
         )
         ids = select(jobs.c.id).where(due).order_by(jobs.c.run_at, jobs.c.id).limit(limit)
         with read(self.engine) as conn:  # most polls find nothing: look before taking the write lock
-            if conn.execute(ids.limit(1)).first() is None:
-                return []
+            nothing_due = limit == 0 or conn.execute(ids.limit(1)).first() is None
+        if nothing_due:
+            if finished:
+                with self.engine.begin() as conn:
+                    conn.execute(done)
+            return []
         ids = ids.with_for_update(skip_locked=True)
         stmt = (
             update(jobs)
@@ -143,10 +153,13 @@ class DatabaseQueue:
             .returning(jobs.c.id, jobs.c.task, jobs.c.payload, jobs.c.attempts, jobs.c.max_attempts)
         )
         with self.engine.begin() as conn:
+            if finished:
+                conn.execute(done)
             rows = conn.execute(stmt).all()
         return sorted((_Claimed(*row) for row in rows), key=lambda j: j.id)
 
-    def _run_one(self, ctx: TaskContext, tasks: Mapping[str, TaskSpec], job: _Claimed) -> None:
+    def _run_one(self, ctx: TaskContext, tasks: Mapping[str, TaskSpec], job: _Claimed) -> bool:
+        """Run a job; True if it succeeded (it is removed with the next claim)."""
         spec = tasks.get(job.task)
         try:
             if spec is None:
@@ -156,9 +169,8 @@ class DatabaseQueue:
             error = traceback.format_exc(limit=20)
             log.warning("job %s (%s) attempt %s failed", job.id, job.task, job.attempts, exc_info=True)
             self._failed(ctx, spec, job, error)
-            return
-        with self.engine.begin() as conn:
-            conn.execute(jobs.delete().where(jobs.c.id == job.id, jobs.c.locked_by == self.worker_id))
+            return False
+        return True
 
     def _failed(self, ctx: TaskContext, spec: TaskSpec | None, job: _Claimed, error: str) -> None:
         max_attempts = spec.max_attempts if spec and spec.max_attempts else job.max_attempts

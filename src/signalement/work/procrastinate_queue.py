@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 
 QUEUE = "default"
 TICK_SECONDS = 0.1  # how soon a worker notices `stop` and a new period
-STALLED_WORKER_SECONDS = 60.0  # no heartbeat for this long (procrastinate beats every 10 s): the worker is dead
-STALLED_CHECK_SECONDS = 30.0
 
 _DEFER = text(
     "SELECT procrastinate_defer_jobs_v1(CAST(ARRAY[ROW("
@@ -154,6 +152,7 @@ class ProcrastinateQueue:
         retry_base_seconds: float = 2.0,
         concurrency: int = 4,
         poll_seconds: float = 1.0,
+        stalled_worker_seconds: float = 60.0,
     ) -> None:
         self.engine = engine
         self.conninfo = conninfo
@@ -162,6 +161,8 @@ class ProcrastinateQueue:
         self.concurrency = concurrency
         # Retries and delayed jobs send no notification: polling is how a worker sees them come due.
         self.poll_seconds = poll_seconds
+        # A worker silent (no heartbeat) this long is dead: its jobs run again. It beats three times as often.
+        self.stalled_worker_seconds = stalled_worker_seconds
 
     # -- the port ---------------------------------------------------------------------------------------
 
@@ -245,7 +246,8 @@ class ProcrastinateQueue:
                     fetch_job_polling_interval=self.poll_seconds,
                     delete_jobs=DeleteJobCondition.SUCCESSFUL,  # like db_queue: done jobs leave the queue
                     install_signal_handlers=False,  # our caller owns signals and sets `stop`
-                    stalled_worker_timeout=STALLED_WORKER_SECONDS,
+                    stalled_worker_timeout=self.stalled_worker_seconds,
+                    update_heartbeat_interval=self.stalled_worker_seconds / 3,
                 )
             )
             try:
@@ -265,7 +267,7 @@ class ProcrastinateQueue:
             await self._schedule_periodic(schedule)
             if loop.time() >= next_stalled_check:
                 await self._maintain(self._rerun_stalled)
-                next_stalled_check = loop.time() + STALLED_CHECK_SECONDS
+                next_stalled_check = loop.time() + self.stalled_worker_seconds / 2
             await asyncio.sleep(TICK_SECONDS)
 
     async def _schedule_periodic(self, schedule: PeriodicSchedule) -> None:
@@ -289,5 +291,5 @@ class ProcrastinateQueue:
 
     def _rerun_stalled(self) -> None:
         with self.engine.begin() as conn:
-            for job_id, _ in conn.execute(_RERUN_STALLED, {"seconds": STALLED_WORKER_SECONDS}):
+            for job_id, _ in conn.execute(_RERUN_STALLED, {"seconds": self.stalled_worker_seconds}):
                 log.warning("job %s was running on a worker that died; it will run again", job_id)

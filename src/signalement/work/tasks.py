@@ -24,7 +24,13 @@ def purge_periodic_keys(ctx: TaskContext, payload: Payload) -> None:
         )
 
 
-HOUSEKEEPING = TaskSpec("housekeeping", purge_periodic_keys, every=timedelta(hours=1))
+def housekeeping(ctx: TaskContext, payload: Payload) -> None:
+    purge_periodic_keys(ctx, payload)
+    ctx.blobs.sweep_temporary(older_than=STALE_TEMP_BLOB)
+
+
+STALE_TEMP_BLOB = timedelta(hours=1)  # a write that old was interrupted: nothing refers to its file
+HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 
 def all_tasks() -> dict[str, TaskSpec]:

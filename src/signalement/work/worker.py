@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -12,6 +13,7 @@ from signalement.settings import Settings
 from signalement.work.tasks import all_tasks
 
 log = logging.getLogger(__name__)
+WORKER_NICENESS = 10
 
 
 def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -36,4 +38,6 @@ def worker_main(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # Analysis yields the CPU to the API: acknowledging reports quickly matters more than analyzing them at once.
+    os.nice(WORKER_NICENESS)
     run_worker(settings, stop)

@@ -49,3 +49,21 @@ def test_missing_and_corrupt_blobs_are_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(BlobIntegrityError):
         store.get(stored.sha256)
+
+
+def test_sweep_removes_only_stale_temporary_files(tmp_path: Path) -> None:
+    import os
+    import time
+    from datetime import timedelta
+
+    store = FileBlobStore(tmp_path)
+    stale, fresh = tmp_path / "tmp" / "a.partial", tmp_path / "tmp" / "b.partial"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    kept = store.put(b"From: a@example.org\r\n\r\nkept\r\n")
+    assert store.sweep_temporary(timedelta(hours=1)) == 1
+    assert not stale.exists()
+    assert fresh.exists()
+    assert store.get(kept.sha256).endswith(b"kept\r\n")

@@ -18,12 +18,14 @@ from signalement.work.port import JobQueue, TaskContext
 @dataclass
 class Platform:
     settings: Settings
+    # Workers set this False: all they write (results, job states) is recomputed if lost, see make_engine.
+    durable_commits: bool = True
 
     @cached_property
     def engine(self) -> Engine:
         if self.settings.is_sqlite:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return make_engine(self.settings.effective_database_url)
+        return make_engine(self.settings.effective_database_url, durable=self.durable_commits)
 
     @cached_property
     def blobs(self) -> FileBlobStore:

@@ -18,7 +18,7 @@ WORKER_NICENESS = 10
 
 def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
-    platform = Platform(settings)
+    platform = Platform(settings, durable_commits=False)
     try:
         platform.queue.run_worker(platform.task_context(), all_tasks(), stop)
     finally:

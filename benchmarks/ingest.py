@@ -384,7 +384,7 @@ def group_cpu_seconds(pgid: int) -> dict[str, float]:
     return totals
 
 
-def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_ready(url: str, timeout: float, process: subprocess.Popen[Any] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.ingest import wait_ready
 from benchmarks.mailgen import messages
 from sqlalchemy import update
 
@@ -78,7 +79,7 @@ def test_serve_first_start_creates_an_admin_and_takes_reports(tmp_path: Path) ->
                 token = match.group(1)
         assert token, "".join(output)
         assert "admin@localhost" in "".join(output)
-        _wait_ready(base)
+        wait_ready(base, 30.0, server)
         raw = next(messages(1))
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "message/rfc822"}
         ack = httpx.post(f"{base}/api/v1/reports", content=raw, headers=headers)
@@ -89,18 +90,6 @@ def test_serve_first_start_creates_an_admin_and_takes_reports(tmp_path: Path) ->
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
-
-
-def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail("server never became ready")
 
 
 def _wait_status(url: str, token: str, status: str) -> None:

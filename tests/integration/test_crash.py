@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.ingest import wait_ready
 from benchmarks.mailgen import messages
 from sqlalchemy import Engine, func, select, text
 
@@ -105,7 +106,7 @@ class Deployment:
 
     def serve(self, *args: str) -> subprocess.Popen[bytes]:
         process = self.start("serve", *args)
-        wait_ready(self.url, process)
+        wait_ready(self.url, 60.0, process)
         return process
 
     def logs(self) -> str:
@@ -150,19 +151,6 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":  # field 5 of proc(5): the process group
             members.append(int(stat.parent.name))
     return members
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited with {process.returncode}"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout} s")
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, state: Callable[[], object] = str) -> float:

@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from signalement import __version__
 from signalement.ingest.group_commit import GroupCommitter
 from signalement.platform import Platform
-from signalement.web import admin_api, health, reports_api, signal_spam, sms_api
+from signalement.web import admin_api, health, reports_api, schemas, signal_spam, sms_api
 from signalement.web.auth import Authenticator, BasicCache
-from signalement.web.errors import ERROR_RESPONSES, document_problems, install_error_handlers
+from signalement.web.errors import ERROR_RESPONSES, document_schemas, install_error_handlers
 from signalement.web.ratelimit import RateLimiter
 
 DESCRIPTION = """signalement collects reports of spam, phishing and smishing, analyzes them and shares what it
@@ -27,7 +27,7 @@ def create_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     for module in (reports_api, sms_api, signal_spam, admin_api, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
-    document_problems(app)
+    document_schemas(app, schemas.BatchRequest)
     app.state.metrics = health.Metrics(platform)
     app.add_middleware(health.RequestMetrics, metrics=app.state.metrics)
     return app

@@ -60,14 +60,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def document_problems(app: FastAPI) -> None:
-    """Add the Problem schema to the OpenAPI components that ERROR_RESPONSES refer to."""
+def document_schemas(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Add models that no route declares (Problem, bodies parsed by hand) to the OpenAPI components."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            documented: list[type[BaseModel]] = [Problem, *models]
+            for model in documented:
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(model_schema.pop("$defs", {}))
+                components[model.__name__] = model_schema
             app.openapi_schema = schema
         return app.openapi_schema
 

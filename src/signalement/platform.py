@@ -28,6 +28,11 @@ class Platform:
         return make_engine(self.settings.effective_database_url, durable=self.durable_commits)
 
     @cached_property
+    def secret(self) -> bytes:
+        """The server secret for keyed hashes, read once (it may live in a file in data_dir)."""
+        return self.settings.server_secret()
+
+    @cached_property
     def blobs(self) -> FileBlobStore:
         return FileBlobStore(self.settings.effective_blob_dir)
 

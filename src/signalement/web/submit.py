@@ -52,7 +52,7 @@ def submitter_for(request: Request, platform: Platform, principal: Principal | N
             {"Retry-After": str(limiter.retry_after())},
         )
     # A keyed hash: resubmissions from one address de-duplicate, and the address itself is not stored.
-    digest = hmac.new(platform.settings.server_secret(), address.encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(platform.secret, address.encode(), hashlib.sha256).hexdigest()
     return Submitter(f"anon:{digest[:32]}")
 
 

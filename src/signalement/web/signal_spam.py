@@ -21,7 +21,7 @@ from signalement.domain.reports import Channel
 from signalement.store.accounts import Principal
 from signalement.web.auth import UNAUTHORIZED_HEADERS
 from signalement.web.body import form_bytes, media_type, parse_multipart, read_body
-from signalement.web.deps import LimiterDep, PlatformDep, PrincipalDep
+from signalement.web.deps import LimiterDep, PlatformDep, PrincipalDep, get_principal
 from signalement.web.errors import ApiError
 from signalement.web.submit import accept, message_submission, submitter_for
 
@@ -79,9 +79,10 @@ def _identity(principal: Principal) -> dict[str, Any]:
         }
     },
 )
-async def signaler(request: Request, platform: PlatformDep, principal: PrincipalDep, limiter: LimiterDep) -> Response:
+async def signaler(request: Request, platform: PlatformDep, limiter: LimiterDep) -> Response:
     headers = cors_headers(request)
-    try:
+    try:  # credentials checked here, not as a dependency, so that a 401 carries the CORS headers too
+        principal = await get_principal(request)
         submitter = submitter_for(request, platform, principal, limiter)
         limit = platform.settings.max_message_bytes
         # base64 (4/3) then percent-encoding of + / = (about 6% more): the message itself is checked below

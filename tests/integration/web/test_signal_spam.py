@@ -348,3 +348,14 @@ def test_without_the_cache_every_check_is_fresh(uncached_client: tuple[TestClien
     with platform.engine.begin() as conn:
         conn.execute(update(tables.users).where(tables.users.c.id == user_id).values(disabled=True))
     assert_unauthorized(client.options("/api/signaler", headers=basic(email, PASSWORD)))
+
+
+def test_a_refused_post_from_an_extension_still_carries_cors_headers(client: TestClient) -> None:
+    origin = "moz-extension://0d6b1d3c-signal-spam"
+    response = client.post(
+        "/api/signaler",
+        data={"dossier": "0", "message": "QUJD"},
+        headers={"Origin": origin, "Authorization": "Basic " + base64.b64encode(b"nobody@example.org:x").decode()},
+    )
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == origin

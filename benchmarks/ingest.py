@@ -195,6 +195,14 @@ async def _closed_loop(clients: int, work: Callable[[], Awaitable[bool]]) -> flo
     return time.perf_counter() - started
 
 
+async def _post_next_single(client: RawClient, outcome: Outcome, source: Source) -> Any:
+    """Send the source's next message as one report, counting its size; `_post`'s result."""
+    body = source.take(1)[0]
+    outcome.sizes.append(len(body))
+    outcome.bytes_sent += len(body)
+    return await _post(client, outcome, body, "/api/v1/reports", RFC822)
+
+
 async def run_single(client: RawClient, source: Source, count: int, clients: int) -> Outcome:
     outcome = Outcome("single", params={"clients": clients})
     left = [count]  # messages are made as they are sent: thousands of 18 KB bodies held at once would swap
@@ -203,10 +211,7 @@ async def run_single(client: RawClient, source: Source, count: int, clients: int
         if left[0] <= 0:
             return False
         left[0] -= 1
-        body = source.take(1)[0]
-        outcome.sizes.append(len(body))
-        outcome.bytes_sent += len(body)
-        result = await _post(client, outcome, body, "/api/v1/reports", RFC822)
+        result = await _post_next_single(client, outcome, source)
         if result is not None:
             status, latency, _ = result
             outcome.record(status, latency, 1 if status in (200, 202) else 0)
@@ -272,10 +277,7 @@ async def run_rate(client: RawClient, source: Source, rate: float, seconds: floa
 
     async def one(due: float) -> None:
         outcome.send_lag.append(clock() - due)
-        body = source.take(1)[0]
-        outcome.sizes.append(len(body))
-        outcome.bytes_sent += len(body)
-        result = await _post(client, outcome, body, "/api/v1/reports", RFC822)
+        result = await _post_next_single(client, outcome, source)
         if result is not None:
             status, _, _ = result
             outcome.record(status, clock() - due, 1 if status in (200, 202) else 0)

@@ -1,0 +1,60 @@
+"""Domain names: the registered domain from the Public Suffix List shipped with the package, private section
+included, so that `x.github.io` and `y.web.app` are domains of their own. Offline: the list is in the wheel.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from publicsuffixlist import PublicSuffixList
+
+# accept_unknown=False: a name under a suffix the list does not know (`.local`, `.lan`, a typo) has no registered
+# domain, which keeps file names and internal hosts out of the bare-domain URL search.
+_PSL = PublicSuffixList(accept_unknown=False)
+
+
+def normalize_host(host: str) -> str:
+    """Lower case, no trailing dot, IDN in punycode (`xn--`); the input unchanged if it cannot be encoded."""
+    host = host.strip().rstrip(".").lower()
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=65536)
+def registered_domain(host: str) -> str | None:
+    """The registrable domain of a host name (`a.b.example.co.uk` -> `example.co.uk`); None for an IP address,
+    a public suffix itself, or a name under an unknown suffix."""
+    host = normalize_host(host)
+    if not host or is_ip(host):
+        return None
+    domain = _PSL.privatesuffix(host)
+    return domain if isinstance(domain, str) else None
+
+
+@lru_cache(maxsize=65536)
+def public_suffix(host: str) -> str | None:
+    """The public suffix of a host (`example.co.uk` -> `co.uk`), or None when the list does not know it."""
+    host = normalize_host(host)
+    if not host or is_ip(host):
+        return None
+    suffix = _PSL.publicsuffix(host)
+    return suffix if isinstance(suffix, str) else None
+
+
+def is_subdomain(host: str, domain: str) -> bool:
+    """True when `host` is `domain` or a name under it (label-wise, not by string suffix)."""
+    host, domain = normalize_host(host), normalize_host(domain)
+    return host == domain or host.endswith("." + domain)

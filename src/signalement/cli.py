@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -86,6 +89,86 @@ def user_create(email: str, role: str, password: bool, token_name: str) -> None:
         audit.record(conn, actor="cli", action="user.create", target=f"user:{user_id}", detail={"role": role})
     click.echo(f"created {role} {email} (id {user_id})")
     click.echo(f"API token (shown once, keep it safe): {token}")
+
+
+@main.command()
+@click.argument("report_ids", nargs=-1, type=int)
+@click.option("--status", "statuses", multiple=True, help="Only reports in this status (repeatable).")
+@click.option("--since", type=click.DateTime(), help="Only reports received since this UTC date.")
+def reanalyze(report_ids: tuple[int, ...], statuses: tuple[str, ...], since: datetime | None) -> None:
+    """Analyze stored reports again (all of them, or the given ids / filters); the workers do the work."""
+    from signalement.analysis.requeue import requeue_analysis
+
+    platform = Platform(Settings())
+    upgrade(platform.engine)
+    when = since.replace(tzinfo=UTC) if since else None
+    count = requeue_analysis(platform, "cli", statuses=statuses, since=when, report_ids=report_ids)
+    click.echo(f"queued the analysis of {count} reports")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True)
+@click.option("--jobs", type=int, default=1, show_default=True, help="Processes to use (0: one per core).")
+def analyze(paths: tuple[str, ...], fmt: str, jobs: int) -> None:
+    """Analyze .eml files, folders (recursively, Maildir too) and mbox files: no database, no server, offline."""
+    from signalement.analysis.runner import analyze_all
+    from signalement.ingest.mailfiles import sources
+
+    results = analyze_all(sources(paths), jobs=max(0, jobs))
+    if fmt == "table":
+        click.echo(_TABLE_ROW.format(*_TABLE_HEADINGS))
+    for result in results:
+        click.echo(json.dumps(result, ensure_ascii=False) if fmt == "jsonl" else _table_row(result))
+
+
+_TABLE_HEADINGS = ("SOURCE", "ORIGIN", "TRUSTED BY", "FROM", "SPF", "DKIM", "DMARC", "URLS", "ATT", "DEFECTS")
+_TABLE_ROW = "{:<40.40} {:<39.39} {:<16.16} {:<30.30} {:<9.9} {:<9.9} {:<9.9} {:>4} {:>3} {:>3}"
+
+
+def _table_row(result: dict[str, Any]) -> str:
+    if "error" in result:
+        return f"{result['source']:<40.40} error: {result['error']}"
+    origin = result.get("origin") or {}
+    auth = result.get("authentication") or {}
+    dkim = auth.get("dkim") or []
+    return _TABLE_ROW.format(
+        result["source"][-40:],
+        origin.get("ip") or "-",
+        origin.get("trusted_by") or "untrusted",
+        (result.get("sender") or {}).get("from_domain") or "-",
+        (auth.get("spf") or {}).get("result") or "-",
+        dkim[0].get("result", "-") if dkim else "-",
+        (auth.get("dmarc") or {}).get("result") or "-",
+        len(result.get("urls", [])),
+        len(result.get("attachments", [])),
+        len(result.get("defects", [])),
+    )
+
+
+@main.group()
+def url() -> None:
+    """URLs as Safe Browsing sees them."""
+
+
+@url.command("canonicalize")
+@click.argument("urls", nargs=-1, required=True)
+def url_canonicalize(urls: tuple[str, ...]) -> None:
+    """One canonical URL per line, in order; an empty line where a URL has no valid host."""
+    from signalement.mail.canonical import canonicalize
+
+    for value in urls:
+        click.echo(canonicalize(value) or "")
+
+
+@url.command("expressions")
+@click.argument("value", metavar="URL")
+def url_expressions(value: str) -> None:
+    """The host-suffix / path-prefix expressions that Safe Browsing looks up for a URL, one per line."""
+    from signalement.mail.canonical import expressions
+
+    for expression in expressions(value):
+        click.echo(expression)
 
 
 @main.group("audit")

@@ -5,9 +5,12 @@ included, so that `x.github.io` and `y.web.app` are domains of their own. Offlin
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 from publicsuffixlist import PublicSuffixList
+
+_DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
 
 # accept_unknown=False: a name under a suffix the list does not know (`.local`, `.lan`, a typo) has no registered
 # domain, which keeps file names and internal hosts out of the bare-domain URL search.
@@ -26,8 +29,11 @@ def normalize_host(host: str) -> str:
 
 
 def is_ip(host: str) -> bool:
+    host = host.strip("[]")
+    if ":" not in host and not _DOTTED_QUAD.match(host):  # most hosts are names: skip the costly exception path
+        return False
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host)
     except ValueError:
         return False
     return True

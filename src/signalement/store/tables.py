@@ -104,9 +104,52 @@ reports = Table(
     Column("size", BigInteger, nullable=False),
     Column("received_at", UTCDateTime(), nullable=False, index=True),
     Column("analyzed_at", UTCDateTime()),
-    Column("facts", JSON),
+    Column("facts", JSON),  # what the analysis found (signalement.mail.understanding), as JSON
     Column("error", Text),
+    # Searchable identities from the analysis: the origin IP of a trusted chain and the From domain.
+    Column("origin_ip", String(45), index=True),
+    Column("from_domain", String(255), index=True),
     UniqueConstraint("submitter", "sha256", name="uq_reports_submitter_sha256"),
+)
+
+# Every distinct canonical URL (Safe Browsing canonicalization) seen in reports, found again by its SHA-256.
+urls = Table(
+    "urls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("canonical", Text, nullable=False),
+    Column("host", String(255), nullable=False, index=True),
+    Column("registered_domain", String(255), index=True),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False, index=True),
+)
+
+report_urls = Table(
+    "report_urls",
+    metadata,
+    Column("report_id", Id, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    Column("url_id", Id, ForeignKey("urls.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("found_in", JSON, nullable=False),  # where in the message: ["html:a", "text", "qr", ...]
+)
+
+report_phones = Table(
+    "report_phones",
+    metadata,
+    Column("report_id", Id, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    Column("e164", String(20), primary_key=True, index=True),
+)
+
+report_attachments = Table(
+    "report_attachments",
+    metadata,
+    Column("report_id", Id, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("name", String(300)),
+    Column("sniffed_type", String(100)),
+    Column("size", BigInteger, nullable=False),
+    Column("flags", JSON, nullable=False),
 )
 
 # The database work queue (the embedded backend). procrastinate keeps its own tables on PostgreSQL.

@@ -239,6 +239,8 @@ def list_reports(
     channel: Channel | None = None,
     reported_category: ReportedCategory | None = None,
     reporter_id: IdQuery = None,
+    origin_ip: Annotated[str | None, Query(max_length=45)] = None,
+    from_domain: Annotated[str | None, Query(max_length=255)] = None,
     after: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Cursor: `next_cursor` of the previous page.")
     ] = None,
@@ -253,6 +255,8 @@ def list_reports(
         (reports.c.channel, channel),
         (reports.c.reported_category, reported_category),
         (reports.c.reporter_id, reporter_id),
+        (reports.c.origin_ip, origin_ip),
+        (reports.c.from_domain, from_domain and from_domain.lower()),
     ):
         if value is not None:
             query = query.where(column == value)

@@ -30,7 +30,12 @@ class Report(BaseModel):
     sha256: str
     received_at: datetime
     analyzed_at: datetime | None
-    facts: dict[str, Any] | None
+    origin_ip: str | None = Field(default=None, description="The IP that handed the message to a trusted relay.")
+    from_domain: str | None = Field(default=None, description="The domain of the From address (not authenticated).")
+    facts: dict[str, Any] | None = Field(
+        description="What the analysis found: origin, sender, authentication, urls, phones, attachments, content, "
+        "fingerprint and defects (docs/analysis.md)."
+    )
     error: str | None
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
-from signalement.analysis.header_job import ANALYZE
+from signalement.analysis.job import ANALYZE
 from signalement.store.sql import utcnow
 from signalement.store.tables import job_keys
 from signalement.work.port import Payload, TaskContext, TaskSpec

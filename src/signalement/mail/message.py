@@ -1,0 +1,174 @@
+"""A raw message as the analysis reads it: parsed once with compat32, parts walked with limits, bodies decoded
+lazily and tolerantly (unknown, wrong or missing charsets never raise; what was wrong is listed as a defect).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from email.policy import compat32
+from functools import lru_cache
+
+from signalement.mail.facts import decode, header_block
+
+MAX_PARTS = 500  # hostile messages nest thousands of parts
+MAX_DEPTH = 30
+MAX_TEXT = 1_000_000  # characters kept of one text part
+MAX_PARSED = 25_000_000  # bytes of body given to the parser; beyond, headers and the start only
+
+# Charset names that mail uses but Python spells otherwise, or that lie (ks_c_5601 is cp949 in practice).
+_ALIASES = {
+    "ks_c_5601-1987": "cp949",
+    "x-sjis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "default": "",
+    "_iso-2022-jp$esc": "iso2022_jp",
+}
+_HTML_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PartRef:
+    """One leaf part of the message, its body not yet decoded."""
+
+    part: Message
+    index: int
+    depth: int
+    content_type: str
+    filename: str | None
+    disposition: str | None
+
+    @property
+    def is_attachment(self) -> bool:
+        if self.disposition == "attachment" or self.filename:
+            return True
+        return not self.content_type.startswith(("text/", "multipart/", "message/"))
+
+
+@dataclass
+class ParsedMessage:
+    raw: bytes
+    message: Message
+    parts: list[PartRef] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+    def bodies(self, content_type: str) -> Iterator[str]:
+        """The decoded text of every inline part of one type (text/plain or text/html)."""
+        for ref in self.parts:
+            if ref.content_type == content_type and not ref.is_attachment:
+                yield self.text(ref)
+
+    def payload(self, ref: PartRef) -> bytes:
+        """A part's body with its transfer encoding (base64, quoted-printable, uuencode) undone."""
+        data = ref.part.get_payload(decode=True)
+        if isinstance(data, bytes):
+            return data
+        return b""
+
+    def text(self, ref: PartRef) -> str:
+        data = self.payload(ref)
+        declared = ref.part.get_content_charset()
+        if declared is None and ref.content_type == "text/html":
+            found = _HTML_CHARSET.search(data[:4096])
+            declared = found.group(1).decode("ascii").lower() if found else None
+        text, problem = decode_text(data, declared)
+        if problem:
+            self.defects.append(problem)
+        return text[:MAX_TEXT]
+
+
+def parse(raw: bytes) -> ParsedMessage:
+    body_cut = len(raw) > MAX_PARSED
+    source = raw[:MAX_PARSED] if body_cut else raw
+    defects: list[str] = ["TooLargeBodyTruncated"] if body_cut else []
+    try:
+        msg = message_from_bytes(source, policy=compat32)
+    except RecursionError:  # the stdlib parser recurses per nesting level
+        msg = message_from_bytes(header_block(source) + b"\r\n\r\n", policy=compat32)
+        defects.append("TooDeeplyNested")
+    parsed = ParsedMessage(raw=raw, message=msg, defects=defects)
+    _walk(parsed)
+    return parsed
+
+
+def _walk(parsed: ParsedMessage) -> None:
+    stack: list[tuple[Message, int]] = [(parsed.message, 0)]
+    seen = 0
+    while stack:
+        part, depth = stack.pop()
+        seen += 1
+        if seen > MAX_PARTS:
+            parsed.defects.append("TooManyParts")
+            return
+        parsed.defects.extend(type(defect).__name__ for defect in part.defects)
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            if depth >= MAX_DEPTH:
+                parsed.defects.append("TooDeeplyNested")
+                continue
+            stack.extend((child, depth + 1) for child in reversed(payload) if isinstance(child, Message))
+            continue
+        parsed.parts.append(_ref(part, len(parsed.parts), depth))
+
+
+def _ref(part: Message, index: int, depth: int) -> PartRef:
+    try:
+        filename = part.get_filename()
+    except (LookupError, UnicodeError, ValueError):  # RFC 2231 names in charsets Python does not know
+        filename = None
+    return PartRef(
+        part=part,
+        index=index,
+        depth=depth,
+        content_type=part.get_content_type(),
+        filename=decode(filename)[:300] if filename else None,
+        disposition=part.get_content_disposition(),
+    )
+
+
+@lru_cache(maxsize=256)
+def text_codec(name: str | None) -> str | None:
+    """The Python text codec for a declared charset, or None when there is none (only text codecs: a declared
+    charset of `zlib` or `rot13` must not reach bytes.decode)."""
+    if not name:
+        return None
+    name = name.strip().strip("\"'").lower()
+    name = _ALIASES.get(name, name)
+    if not name:
+        return None
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Bytes as text, never raising: the declared charset; when it is unknown or wrong, UTF-8 (the usual truth
+    of a wrong label), else the declared codec or Windows-1252 with replacement characters. Returns the text and
+    a defect naming what was wrong."""
+    codec = text_codec(charset)
+    if codec is not None:
+        try:
+            return data.decode(codec), None
+        except (UnicodeError, LookupError, ValueError, TypeError):  # utf-7 and CJK codecs raise more than one kind
+            problem: str | None = "WrongCharset"
+    else:
+        problem = "UnknownCharset" if charset else None
+    if data.isascii():
+        return data.decode("ascii"), problem
+    try:
+        return data.decode("utf-8"), problem
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode(codec or "cp1252", "replace"), problem or "UndeclaredCharset"
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return data.decode("cp1252", "replace"), problem or "UndeclaredCharset"

@@ -1,0 +1,212 @@
+"""Understanding a reported message: where it came from, who sent it, whether it authenticated, what it links to
+and carries. Pure and offline. Every stage is bounded; a stage that fails on hostile input is recorded as a defect
+and the others still run, so a message always yields a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from signalement.mail import attachments, authresults, fingerprint, html, phones, sender, trust, urls
+from signalement.mail.facts import decode
+from signalement.mail.message import ParsedMessage, PartRef, parse
+from signalement.mail.stages import Budget, Stages
+
+log = logging.getLogger(__name__)
+# What a stage may raise on an input nobody foresaw (a bug to fix, never a reason to lose the report).
+_UNFORESEEN = (RecursionError, MemoryError, ValueError, TypeError, LookupError, UnicodeError, ArithmeticError)
+_LOCKED = {"password-protected", "encrypted-archive"}
+
+MAX_TEXT = 200_000  # characters of visible text given to the text stages (phones, fingerprint)
+DEFAULT_BUDGET = 5.0  # seconds of wall clock per message before later stages are skipped
+
+
+@dataclass
+class Content:
+    """What the body says, for the verdict's rules; only the short fields are emitted as JSON."""
+
+    text: str = ""
+    title: str | None = None
+    image_alts: list[str] = field(default_factory=list)
+    forms: list[dict[str, Any]] = field(default_factory=list)
+    has_password_input: bool = False
+    html_parts: int = 0
+    text_parts: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "image_alts": self.image_alts[:50],
+            "forms": self.forms[:20],
+            "has_password_input": self.has_password_input,
+            "html_parts": self.html_parts,
+            "text_parts": self.text_parts,
+            "text_length": len(self.text),
+        }
+
+
+@dataclass
+class Understanding:
+    sha256: str
+    size: int
+    subject: str | None = None
+    date: str | None = None
+    message_id: str | None = None
+    origin: trust.Origin | None = None
+    sender: sender.Sender | None = None
+    authentication: authresults.Authentication | None = None
+    urls: list[urls.FoundURL] = field(default_factory=list)
+    phones: list[phones.Phone] = field(default_factory=list)
+    attachments: list[attachments.Attachment] = field(default_factory=list)
+    fingerprint: fingerprint.Fingerprint | None = None
+    content: Content = field(default_factory=Content)
+    defects: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "subject": self.subject,
+            "date": self.date,
+            "message_id": self.message_id,
+            "origin": self.origin.as_json() if self.origin else None,
+            "sender": self.sender.as_json() if self.sender else None,
+            "authentication": self.authentication.as_json() if self.authentication else None,
+            "urls": [u.as_json() for u in self.urls],
+            "phones": [p.as_json() for p in self.phones],
+            "attachments": [a.as_json() for a in self.attachments],
+            "fingerprint": self.fingerprint.as_json() if self.fingerprint else None,
+            "content": self.content.as_json(),
+            "defects": sorted(set(self.defects)),
+        }
+
+
+class _Run:
+    """One message's pass through the stages, with timing, the budget and the safety net."""
+
+    def __init__(self, result: Understanding, stages: Stages, budget: Budget) -> None:
+        self.result, self.stages, self.budget = result, stages, budget
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[bool]:
+        if self.budget.exceeded():
+            self.result.defects.append(f"TimeBudgetExceeded:{name}")
+            yield False
+            return
+        with self.stages.stage(name):
+            try:
+                yield True
+            except _UNFORESEEN as e:
+                # A bug or an input no stage foresaw: keep the rest of the analysis, and say what failed.
+                log.warning("analysis stage %s failed: %s", name, type(e).__name__)
+                self.result.defects.append(f"StageError:{name}:{type(e).__name__}")
+
+
+def understand(
+    raw: bytes,
+    context: trust.TrustContext | None = None,
+    *,
+    regions: tuple[str, ...] = ("FR",),
+    stages: Stages | None = None,
+    budget_seconds: float = DEFAULT_BUDGET,
+) -> Understanding:
+    context = context or trust.TrustContext()
+    result = Understanding(sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
+    run = _Run(result, stages or Stages(), Budget(budget_seconds))
+    with run.stages.stage("parse"):  # parse() itself never raises: no safety net, the result needs it
+        parsed = parse(raw)
+    msg = parsed.message
+    with run.stage("headers") as go:
+        if go:
+            result.subject = decode(msg["subject"]) if msg["subject"] is not None else None
+            result.date = str(msg["date"])[:200] if msg["date"] is not None else None
+            result.message_id = decode(msg["message-id"]).strip()[:500] or None
+    with run.stage("origin") as go:
+        if go:
+            result.origin = trust.origin(msg, context)
+    with run.stage("sender") as go:
+        if go:
+            result.sender = sender.sender(msg)
+    with run.stage("authentication") as go:
+        if go:
+            from_domain = result.sender.from_domain if result.sender else None
+            result.authentication = authresults.authentication(msg, from_domain, context, known_origin=result.origin)
+    candidates: list[tuple[str, str]] = []
+    with run.stage("bodies") as go:
+        if go:
+            _read_bodies(parsed, result.content, candidates)
+    with run.stage("attachments") as go:
+        if go:
+            _read_attachments(parsed, result, candidates)
+    with run.stage("urls") as go:
+        if go:
+            candidates.extend(urls.urls_in_text(result.content.text))
+            if result.subject:
+                candidates.extend((u, "subject") for u, _ in urls.urls_in_text(result.subject))
+            result.urls = urls.collect(candidates)
+    with run.stage("phones") as go:
+        if go:
+            result.phones = phones.phones_in_text(_phone_text(result), regions)
+    with run.stage("fingerprint") as go:
+        if go:
+            domains = [u.registered_domain or u.host for u in result.urls]
+            result.fingerprint = fingerprint.fingerprint(result.content.text, domains, result.subject or "")
+    result.defects[:0] = parsed.defects  # the parser's and the decoders' findings, then the stages'
+    return result
+
+
+def _phone_text(result: Understanding) -> str:
+    return f"{result.subject or ''}\n{result.content.text}"
+
+
+def _read_bodies(parsed: ParsedMessage, content: Content, candidates: list[tuple[str, str]]) -> None:
+    texts: list[str] = []
+    html_texts: list[str] = []
+    for ref in parsed.parts:
+        if ref.is_attachment:
+            continue
+        if ref.content_type == "text/html":
+            content.html_parts += 1
+            facts = html.read_html(parsed.text(ref))
+            html_texts.append(facts.text)
+            candidates.extend(facts.urls)
+            content.title = content.title or facts.title
+            content.image_alts.extend(facts.image_alts)
+            content.forms.extend(f.as_json() for f in facts.forms)
+            content.has_password_input |= facts.has_password_input
+        elif ref.content_type.startswith("text/"):
+            content.text_parts += 1
+            texts.append(parsed.text(ref))
+    # The plain alternative when there is one (what a text reader sees), else the HTML's visible text; URLs are
+    # taken from both, since the HTML links are what a person clicks.
+    content.text = "\n".join(texts or html_texts)[:MAX_TEXT]
+    if texts and html_texts:
+        for text in html_texts:
+            candidates.extend(urls.urls_in_text(text))
+
+
+def _read_attachments(parsed: ParsedMessage, result: Understanding, candidates: list[tuple[str, str]]) -> None:
+    for ref in parsed.parts:
+        if not ref.is_attachment:
+            continue
+        data = parsed.payload(ref)
+        described = attachments.describe(ref.filename, ref.content_type, data)
+        if _LOCKED.intersection(described.flags):  # phishing locks the file and gives the password in the body
+            passwords = attachments.passwords_in_text(f"{result.subject or ''}\n{result.content.text}")
+            if passwords:
+                described = attachments.describe(ref.filename, ref.content_type, data, passwords)
+        result.attachments.append(described)
+        candidates.extend(described.urls)
+        if _is_html(ref, described):
+            facts = html.read_html(parsed.text(ref))
+            candidates.extend((url, f"attachment:{where}") for url, where in facts.urls)
+            candidates.extend((url, "attachment:text") for url, _ in urls.urls_in_text(facts.text))
+
+
+def _is_html(ref: PartRef, described: attachments.Attachment) -> bool:
+    return "html" in ref.content_type or "html" in (described.sniffed_type or "")

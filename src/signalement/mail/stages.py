@@ -1,10 +1,8 @@
-"""CPU time per analysis stage, for the benchmark and the metrics; a stage over the message's budget is skipped."""
+"""CPU time per analysis stage, for the benchmark; a stage that would start after the budget is skipped."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -15,19 +13,9 @@ class Stages:
     cpu_ns: dict[str, int] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.process_time_ns()
-        try:
-            yield
-        finally:
-            self.cpu_ns[name] = self.cpu_ns.get(name, 0) + time.process_time_ns() - start
-            self.calls[name] = self.calls.get(name, 0) + 1
-
-    def merge(self, other: Stages) -> None:
-        for name, ns in other.cpu_ns.items():
-            self.cpu_ns[name] = self.cpu_ns.get(name, 0) + ns
-            self.calls[name] = self.calls.get(name, 0) + other.calls.get(name, 0)
+    def add(self, name: str, cpu_ns: int) -> None:
+        self.cpu_ns[name] = self.cpu_ns.get(name, 0) + cpu_ns
+        self.calls[name] = self.calls.get(name, 0) + 1
 
 
 @dataclass(frozen=True)

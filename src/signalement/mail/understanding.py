@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,25 +86,78 @@ class Understanding:
         }
 
 
-class _Run:
-    """One message's pass through the stages, with timing, the budget and the safety net."""
+@dataclass
+class _Work:
+    """What the stages share while one message is analysed."""
 
-    def __init__(self, result: Understanding, stages: Stages, budget: Budget) -> None:
-        self.result, self.stages, self.budget = result, stages, budget
+    parsed: ParsedMessage
+    result: Understanding
+    context: trust.TrustContext
+    regions: tuple[str, ...]
+    candidates: list[tuple[str, str]] = field(default_factory=list)  # (URL as found, where) for the urls stage
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[bool]:
-        if self.budget.exceeded():
-            self.result.defects.append(f"TimeBudgetExceeded:{name}")
-            yield False
-            return
-        with self.stages.stage(name):
-            try:
-                yield True
-            except _UNFORESEEN as e:
-                # A bug or an input no stage foresaw: keep the rest of the analysis, and say what failed.
-                log.warning("analysis stage %s failed: %s", name, type(e).__name__)
-                self.result.defects.append(f"StageError:{name}:{type(e).__name__}")
+
+def _headers(work: _Work) -> None:
+    msg, result = work.parsed.message, work.result
+    result.subject = decode(msg["subject"]) if msg["subject"] is not None else None
+    result.date = str(msg["date"])[:200] if msg["date"] is not None else None
+    result.message_id = decode(msg["message-id"]).strip()[:500] or None
+
+
+def _origin(work: _Work) -> None:
+    work.result.origin = trust.origin(work.parsed.message, work.context)
+
+
+def _sender(work: _Work) -> None:
+    work.result.sender = sender.sender(work.parsed.message)
+
+
+def _authentication(work: _Work) -> None:
+    result = work.result
+    from_domain = result.sender.from_domain if result.sender else None
+    result.authentication = authresults.authentication(
+        work.parsed.message, from_domain, work.context, known_origin=result.origin
+    )
+
+
+def _bodies(work: _Work) -> None:
+    _read_bodies(work.parsed, work.result.content, work.candidates)
+
+
+def _attachments(work: _Work) -> None:
+    _read_attachments(work.parsed, work.result, work.candidates)
+
+
+def _urls(work: _Work) -> None:
+    result = work.result
+    work.candidates.extend(urls.urls_in_text(result.content.text))
+    if result.subject:
+        work.candidates.extend((u, "subject") for u, _ in urls.urls_in_text(result.subject))
+    result.urls = urls.collect(work.candidates)
+
+
+def _phones(work: _Work) -> None:
+    work.result.phones = phones.phones_in_text(_phone_text(work.result), work.regions)
+
+
+def _fingerprint(work: _Work) -> None:
+    result = work.result
+    domains = [u.registered_domain or u.host for u in result.urls]
+    result.fingerprint = fingerprint.fingerprint(result.content.text, domains, result.subject or "")
+
+
+# The chain, as data: each stage reads what the ones before it found.
+STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
+    ("headers", _headers),
+    ("origin", _origin),
+    ("sender", _sender),
+    ("authentication", _authentication),
+    ("bodies", _bodies),
+    ("attachments", _attachments),
+    ("urls", _urls),
+    ("phones", _phones),
+    ("fingerprint", _fingerprint),
+)
 
 
 def understand(
@@ -115,47 +168,25 @@ def understand(
     stages: Stages | None = None,
     budget_seconds: float = DEFAULT_BUDGET,
 ) -> Understanding:
-    context = context or trust.TrustContext()
+    stages = stages if stages is not None else Stages()
+    budget = Budget(budget_seconds)
     result = Understanding(sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
-    run = _Run(result, stages or Stages(), Budget(budget_seconds))
-    with run.stages.stage("parse"):  # parse() itself never raises: no safety net, the result needs it
-        parsed = parse(raw)
-    msg = parsed.message
-    with run.stage("headers") as go:
-        if go:
-            result.subject = decode(msg["subject"]) if msg["subject"] is not None else None
-            result.date = str(msg["date"])[:200] if msg["date"] is not None else None
-            result.message_id = decode(msg["message-id"]).strip()[:500] or None
-    with run.stage("origin") as go:
-        if go:
-            result.origin = trust.origin(msg, context)
-    with run.stage("sender") as go:
-        if go:
-            result.sender = sender.sender(msg)
-    with run.stage("authentication") as go:
-        if go:
-            from_domain = result.sender.from_domain if result.sender else None
-            result.authentication = authresults.authentication(msg, from_domain, context, known_origin=result.origin)
-    candidates: list[tuple[str, str]] = []
-    with run.stage("bodies") as go:
-        if go:
-            _read_bodies(parsed, result.content, candidates)
-    with run.stage("attachments") as go:
-        if go:
-            _read_attachments(parsed, result, candidates)
-    with run.stage("urls") as go:
-        if go:
-            candidates.extend(urls.urls_in_text(result.content.text))
-            if result.subject:
-                candidates.extend((u, "subject") for u, _ in urls.urls_in_text(result.subject))
-            result.urls = urls.collect(candidates)
-    with run.stage("phones") as go:
-        if go:
-            result.phones = phones.phones_in_text(_phone_text(result), regions)
-    with run.stage("fingerprint") as go:
-        if go:
-            domains = [u.registered_domain or u.host for u in result.urls]
-            result.fingerprint = fingerprint.fingerprint(result.content.text, domains, result.subject or "")
+    start = time.process_time_ns()
+    parsed = parse(raw)  # never raises: hostile structure becomes defects
+    stages.add("parse", time.process_time_ns() - start)
+    work = _Work(parsed, result, context or trust.TrustContext(), regions)
+    for name, step in STAGES:
+        if budget.exceeded():
+            result.defects.append(f"TimeBudgetExceeded:{name}")
+            continue
+        start = time.process_time_ns()
+        try:
+            step(work)
+        except _UNFORESEEN as e:
+            # A bug or an input no stage foresaw: keep the rest of the analysis, and say what failed.
+            log.warning("analysis stage %s failed: %s", name, type(e).__name__)
+            result.defects.append(f"StageError:{name}:{type(e).__name__}")
+        stages.add(name, time.process_time_ns() - start)
     result.defects[:0] = parsed.defects  # the parser's and the decoders' findings, then the stages'
     return result
 

@@ -11,28 +11,33 @@ from sqlalchemy import Connection, select, update
 from signalement.domain.reports import ReportKind, ReportStatus
 from signalement.ingest.intake import ANALYZE_TASK
 from signalement.mail.sms import understand_sms
+from signalement.mail.trust import TrustContext
 from signalement.mail.understanding import understand
 from signalement.store.analysis import save_analysis
 from signalement.store.db import read
-from signalement.store.tables import reports
+from signalement.store.tables import reports, users
 from signalement.work.port import Payload, TaskContext, TaskSpec
 
 
-def facts_for(kind: str, raw: bytes) -> dict[str, Any]:
+def facts_for(kind: str, raw: bytes, context: TrustContext | None = None) -> dict[str, Any]:
     if kind == ReportKind.SMS:
         return understand_sms(raw)
-    return understand(raw).as_json()
+    return understand(raw, context).as_json()
 
 
 def analyze_report(ctx: TaskContext, payload: Payload) -> None:
     report_id = int(payload["report_id"])
     with read(ctx.engine) as conn:  # no write lock for a read
         row = conn.execute(
-            select(reports.c.sha256, reports.c.kind, reports.c.received_at).where(reports.c.id == report_id)
+            select(reports.c.sha256, reports.c.kind, reports.c.received_at, users.c.mail_hosts)
+            .outerjoin(users, users.c.id == reports.c.reporter_id)
+            .where(reports.c.id == report_id)
         ).first()
     if row is None:  # deleted since it was queued
         return
-    facts = facts_for(row.kind, ctx.blobs.get(row.sha256))  # CPU work outside any transaction
+    # Trust is decided per report: the reporter's own mail hosts are relays of theirs.
+    context = TrustContext(hosts=tuple(row.mail_hosts or ()))
+    facts = facts_for(row.kind, ctx.blobs.get(row.sha256), context)  # CPU work outside any transaction
     with ctx.engine.begin() as conn:
         save_analysis(conn, report_id, row.received_at, facts)
 

@@ -63,6 +63,8 @@ users = Table(
     Column("password_hash", String(200)),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # The mail hosts this person declared as their own (names or CIDR): their Received hops are trusted.
+    Column("mail_hosts", JSON),
 )
 
 api_tokens = Table(

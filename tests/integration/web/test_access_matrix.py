@@ -72,6 +72,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/reports"): authenticated(200),
     ("GET", "/api/v1/reports/{report_id}"): authenticated(200),
     ("POST", "/api/v1/reports/{report_id}:reanalyze"): staff_only(202),
+    ("GET", "/api/v1/me/mail-hosts"): authenticated(200),
+    ("PUT", "/api/v1/me/mail-hosts"): authenticated(200),
     ("GET", "/api/v1/jobs/dead"): staff_only(200),
     ("POST", "/api/v1/jobs/{job_id}:retry"): staff_only(404),
     ("GET", "/api/v1/audit"): admin_only(200),
@@ -178,6 +180,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
             "json": {"sender": "+33600000000", "text": "Colis en attente", "received_at": "2026-11-03T08:15:00Z"}
         },
         ("POST", "/api/signaler"): {"data": {"dossier": "0", "message": b64(raw)}},
+        ("PUT", "/api/v1/me/mail-hosts"): {"json": {"mail_hosts": ["mx.example.net"]}},
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
     response: httpx.Response = world.client.request(method, url, **kwargs)

@@ -77,6 +77,9 @@ def upgrade() -> None:
     with op.batch_alter_table("report_urls", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_report_urls_url_id"), ["url_id"], unique=False)
 
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("mail_hosts", sa.JSON(), nullable=True))
+
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.add_column(sa.Column("origin_ip", sa.String(length=45), nullable=True))
         batch_op.add_column(sa.Column("from_domain", sa.String(length=255), nullable=True))
@@ -85,6 +88,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("mail_hosts")
+
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reports_origin_ip"))
         batch_op.drop_index(batch_op.f("ix_reports_from_domain"))

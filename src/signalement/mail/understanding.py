@@ -57,6 +57,7 @@ class Understanding:
     subject: str | None = None
     date: str | None = None
     message_id: str | None = None
+    content_type: str | None = None
     origin: trust.Origin | None = None
     sender: sender.Sender | None = None
     authentication: authresults.Authentication | None = None
@@ -74,6 +75,7 @@ class Understanding:
             "subject": self.subject,
             "date": self.date,
             "message_id": self.message_id,
+            "content_type": self.content_type,
             "origin": self.origin.as_json() if self.origin else None,
             "sender": self.sender.as_json() if self.sender else None,
             "authentication": self.authentication.as_json() if self.authentication else None,
@@ -102,6 +104,7 @@ def _headers(work: _Work) -> None:
     result.subject = decode(msg["subject"]) if msg["subject"] is not None else None
     result.date = str(msg["date"])[:200] if msg["date"] is not None else None
     result.message_id = decode(msg["message-id"]).strip()[:500] or None
+    result.content_type = msg.get_content_type()
 
 
 def _origin(work: _Work) -> None:

@@ -184,8 +184,8 @@ def test_sms_report_is_stored_as_canonical_json(client: TestClient, users: Users
     run_jobs_until_idle(platform)
     report = _report(client, headers, ack["id"])
     assert report["status"] == "analyzed"
-    assert report["facts"]["sender"] == "+33 6 12 34 56 78"
-    assert report["facts"]["text_length"] == len(SMS["text"])
+    assert report["facts"]["sms"]["sender"] == "+33 6 12 34 56 78"
+    assert report["facts"]["sms"]["text_length"] == len(SMS["text"])
 
 
 def test_the_same_sms_in_another_time_zone_is_the_same_report(client: TestClient, users: Users) -> None:
@@ -254,7 +254,11 @@ def test_arf_feedback_report_is_stored_as_arf(client: TestClient, users: Users, 
         for report_id in (single.json()["id"], batch["results"][0]["id"], batch["results"][1]["id"])
     }
     assert [r["kind"] for r in kinds.values()] == ["arf", "arf", "message"]
-    assert [r["facts"]["is_arf"] for r in kinds.values()] == [True, True, False]
+    assert [r["facts"]["content_type"] for r in kinds.values()] == [
+        "multipart/report",
+        "multipart/report",
+        "text/plain",
+    ]
     assert all(r["status"] == "analyzed" for r in kinds.values())
     listed = client.get("/api/v1/reports?kind=arf", headers=analyst).json()["items"]
     assert sorted(r["id"] for r in listed) == sorted([single.json()["id"], batch["results"][0]["id"]])

@@ -20,7 +20,7 @@ from idna import IDNAError, uts46_remap
 
 from signalement.mail.domains import registered_domain
 
-__all__ = ["canonicalize", "expressions", "split"]
+__all__ = ["canonicalize", "expressions", "plain_url", "split"]
 
 _MAX_INPUT = 65536  # characters read from the input; the rest is hostile or useless
 _MAX_CANONICAL = 16384  # bytes of scheme+host+path+query kept before escaping; the query, then the path, is cut
@@ -44,15 +44,44 @@ _HOST_DELIMITERS = frozenset("/?#@:\\[] ")  # an IDNA mapping that yields one of
 _URL_DELIMITER = re.compile(rb"[/?@:\[\]]")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
+# Most URLs are already canonical but for the case of their scheme and host: http(s) or none, a host name of ASCII
+# letters, digits, `-` and `_` whose last label begins with a letter (else it would be read as an IPv4 address) or
+# an IPv4 address in four decimals, no port or user, then printable ASCII without `%` or `\`, and a path without
+# `//` or `/.`. Those skip the byte-level steps.
+_MAX_PLAIN = 4096
+_BYTE = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN = re.compile(
+    rf"(?:([hH][tT][tT][pP][sS]?)://)?((?:[A-Za-z0-9_-]+\.)*[A-Za-z][A-Za-z0-9_-]*|(?:{_BYTE}\.){{3}}{_BYTE})"
+    r"((?:/[^\x00-\x20\x7f%\\?#]*)?)((?:\?[^\x00-\x20\x7f%\\#]*)?)(?:#[^\x00-\x20\x7f]*)?"
+)
+
 
 def canonicalize(url: str | bytes) -> str | None:
     """The Safe Browsing canonical form of a URL (`scheme://host/path?query`, ASCII, escaped), or None when it has
     no valid host (`mailto:`, `http:///x`, `http://999.1.1.1/`...)."""
+    plain = plain_url(url) if isinstance(url, str) else None
+    if plain is not None:
+        return plain[0]
     parts = _parse(url)
     if parts is None:
         return None
     scheme, host, path, query = parts
     return _assemble(scheme, host, path, query)
+
+
+def plain_url(url: str) -> tuple[str, str, bool] | None:
+    """(canonical form, host, whether a scheme is written) of a URL that needs no more than its scheme and host in
+    lower case, else None: a cheap test before the full canonicalization."""
+    if len(url) > _MAX_PLAIN or not url.isascii():
+        return None
+    match = _PLAIN.fullmatch(url)
+    if match is None:
+        return None
+    scheme, host, path, query = match.groups()
+    if "//" in path or "/." in path:
+        return None
+    host = host.lower()
+    return f"{scheme.lower() if scheme else 'http'}://{host}{path or '/'}{query}", host, scheme is not None
 
 
 def split(canonical: str) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from signalement.mail.domains import registered_domain
 
-__all__ = ["unwrap"]
+__all__ = ["may_wrap", "unwrap"]
 
 _MAX_DEPTH = 5  # wrappers nest (SafeLinks around Proofpoint) but never deeply; a loop stops here
 _MAX_URL = 16384  # longer links are not decoded: real wrappers stay well under this
@@ -64,6 +64,12 @@ def unwrap(url: str) -> tuple[str, str | None]:
             break  # opaque: nothing more to read
         url = target
     return url, ">".join(names) or None
+
+
+def may_wrap(host: str) -> bool:
+    """False when no wrapper is known under the host's registered domain: a link there is never unwrapped. The
+    host as `unwrap` reads it: lower case, without port, user or the dots at its ends."""
+    return _domain_key(host) in _RULES_BY_DOMAIN
 
 
 def _unwrap_once(url: str) -> tuple[str, str] | None:

@@ -14,12 +14,13 @@ import itertools
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from signalement.mail.canonical import canonicalize, split
+from signalement.mail.canonical import canonicalize, plain_url, split
 from signalement.mail.domains import registered_domain
-from signalement.mail.unwrap import unwrap
+from signalement.mail.unwrap import may_wrap, unwrap
 
 __all__ = ["FoundURL", "collect", "is_bare_url", "urls_in_text"]
 
@@ -27,6 +28,7 @@ _MAX_TEXT = 2_000_000  # characters searched in one text
 _MAX_FOUND = 5000  # URL candidates taken from one text
 _MAX_TRIES = 20_000  # places looked at for each kind of URL start (`://`, `www`, a dot): hostile text stops there
 _MAX_CANDIDATE = 16384  # characters of one candidate: longer ones are cut before the collector reads them
+_MAX_CACHED = 2048  # characters of a candidate whose reading is cached
 _WEB_SCHEMES = frozenset({"http", "https", "ftp"})
 _SCHEME = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.\-]*://")
 # A host that DNS or an IP literal can serve: canonical hosts may hold escapes (`%20x.com`) a resolver refuses.
@@ -44,7 +46,7 @@ _BARE = re.compile(
     rf"(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z][a-z0-9-]{{0,61}}[a-z0-9](?![\w@-]|\.[a-z0-9])(?:[/?#]{_CHARS}*)?",
     re.IGNORECASE,
 )
-_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+_LABEL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
 _BEFORE_WWW = re.compile(r"[\w.@/-]")
 _BEFORE_BARE = re.compile(r"[\w.@/:%+=&#~-]")  # after `@` it is an address; inside a word, path or number
 _TRAILING = frozenset(".,;:!?'\"*»›…。，、；：！？")
@@ -63,8 +65,9 @@ _PROSE_SAFE_GENERIC = frozenset(
     | {"shop", "store", "club", "icu", "buzz", "website", "tech", "cloud", "vip", "dev", "cfd", "sbs", "bond", "cyou"}
 )
 
-# Literal markers: testing each with `in` is much faster than one regex, and most texts have none.
+# Literal markers, found by one search for all of them (factored by first character); most texts have none.
 _DEFANG_MARKS = ("hxxp", "hXXp", "HXXP", "[.]", "(.)", "{.}", "[dot]", "(dot)", "{dot}", "[DOT]", "[:]", "[://]", "[/]")
+_DEFANG_MARK = re.compile(r"h(?:xxp|XXp)|HXXP|\[(?:\.|dot|DOT|:|://|/)\]|\((?:\.|dot)\)|\{(?:\.|dot)\}")
 _HXXP = (("hxxp", "http"), ("hXXp", "http"), ("Hxxp", "Http"), ("HXXP", "HTTP"))  # str.replace: C speed
 _REFANG = (
     (re.compile(r"\[:\]//|\[://\]|\[:/\]/"), "://"),
@@ -84,9 +87,14 @@ class FoundURL:
     wrapper: str | None  # the link wrappers removed, outermost first (`outlook-safelinks>proofpoint-v3`)
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["where"] = list(self.where)
-        return data
+        return {
+            "url": self.url,
+            "canonical": self.canonical,
+            "host": self.host,
+            "registered_domain": self.registered_domain,
+            "where": list(self.where),
+            "wrapper": self.wrapper,
+        }
 
 
 def urls_in_text(text: str) -> list[tuple[str, str]]:
@@ -96,7 +104,7 @@ def urls_in_text(text: str) -> list[tuple[str, str]]:
         return []
     text = text[:_MAX_TEXT]
     found = dict.fromkeys(itertools.islice(_find(text), _MAX_FOUND))
-    if not any(mark in text for mark in _DEFANG_MARKS):
+    if _DEFANG_MARK.search(text) is None:
         return [(url, "text") for url in found]
     # Only the re-fanged text is read for URLs: in the defanged one, `bad(.)example.net/y` holds a false
     # `example.net/y`. What the original also shows as such stays "text".
@@ -133,10 +141,10 @@ def _prose_safe(tld: str) -> bool:
 
 
 class _Entry:
-    __slots__ = ("places", "url", "wrapper")
+    __slots__ = ("host", "places", "url", "wrapper")
 
-    def __init__(self, url: str, wrapper: str | None) -> None:
-        self.url, self.wrapper, self.places = url, wrapper, set[str]()
+    def __init__(self, url: str, wrapper: str | None, host: str) -> None:
+        self.url, self.wrapper, self.host, self.places = url, wrapper, host, set[str]()
 
 
 def collect(candidates: Iterable[tuple[str, str]], limit: int = 1000) -> list[FoundURL]:
@@ -156,26 +164,42 @@ def collect(candidates: Iterable[tuple[str, str]], limit: int = 1000) -> list[Fo
         if entry is not None:
             entry.places.add(where)
     return [
-        FoundURL(e.url, canonical, host, registered_domain(host), tuple(sorted(e.places)), e.wrapper)
+        FoundURL(e.url, canonical, e.host, registered_domain(e.host), tuple(sorted(e.places)), e.wrapper)
         for canonical, e in by_canonical.items()
-        for host in [split(canonical)[1]]
     ]
 
 
 def _entry(raw: str, by_canonical: dict[str, _Entry], limit: int) -> _Entry | None:
+    read = _read_cached(raw) if len(raw) <= _MAX_CACHED else _read(raw)
+    if read is None:
+        return None
+    target, wrapper, canonical, host = read
+    entry = by_canonical.get(canonical)
+    if entry is None and len(by_canonical) < limit:
+        entry = by_canonical[canonical] = _Entry(target, wrapper, host)
+    return entry
+
+
+def _read(raw: str) -> tuple[str, str | None, str, str] | None:
+    """(target, wrappers, canonical form, host) of a candidate, or None when it names no web host."""
+    plain = plain_url(raw)
+    if plain is not None and not may_wrap(plain[1]):  # the common link: nothing to unwrap or decode
+        canonical, host, has_scheme = plain
+        return (raw, None, canonical, host) if has_scheme or is_bare_url(raw) else None
     target, wrapper = unwrap(raw[:_MAX_CANDIDATE].strip())
     if not _SCHEME.match(target) and not is_bare_url(target):
         return None  # "not a url" would canonicalize to http://not%20a%20url/
-    canonical = canonicalize(target)
-    if canonical is None:
+    found = canonicalize(target)
+    if found is None:
         return None
-    scheme, host, _ = split(canonical)
+    scheme, host, _ = split(found)
     if scheme not in _WEB_SCHEMES or not _HOST.fullmatch(host):
         return None
-    entry = by_canonical.get(canonical)
-    if entry is None and len(by_canonical) < limit:
-        entry = by_canonical[canonical] = _Entry(target, wrapper)
-    return entry
+    return target, wrapper, found, host
+
+
+# Tracking links repeat from message to message of a campaign: the short ones are read once.
+_read_cached = lru_cache(maxsize=8192)(_read)
 
 
 def _find(text: str) -> Iterable[str]:
@@ -248,13 +272,15 @@ def _www_spans(text: str) -> list[tuple[int, int, bool]]:
 def _bare_spans(text: str) -> list[tuple[int, int, bool]]:
     spans: list[tuple[int, int, bool]] = []
     done = 0
-    for tries, dot in enumerate(_DOT_LETTER.finditer(text)):
+    for tries, match in enumerate(_DOT_LETTER.finditer(text)):
         if tries >= _MAX_TRIES:
             break
-        if dot.start() < done:
+        dot = match.start()
+        if dot < done:
             continue
-        start = _label_run_start(text, dot.start())
-        done = dot.start() + 1
+        floor = max(0, dot - 253)  # no domain name is longer
+        start = floor + len(text[floor:dot].rstrip(_LABEL_CHARS))  # where the run of label characters begins
+        done = dot + 1
         if start and _BEFORE_BARE.match(text, start - 1):
             continue
         bare = _BARE.match(text, start)
@@ -273,13 +299,6 @@ def _scheme_start(text: str, colon: int) -> int | None:
     if head.endswith("ftp") and not (colon > 3 and text[colon - 4].isalpha()):
         return colon - 3
     return None
-
-
-def _label_run_start(text: str, dot: int) -> int:
-    start, floor = dot, max(0, dot - 253)  # no domain name is longer
-    while start > floor and text[start - 1] in _LABEL_CHARS:
-        start -= 1
-    return start
 
 
 def _trim(url: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from signalement.mail.canonical import canonicalize, expressions, split
+from signalement.mail.canonical import canonicalize, expressions, plain_url, split
 
 # Every canonicalization example of Google's "URLs and Hashing" page for Safe Browsing v4
 # (developers.google.com/safe-browsing/v4/urls-hashing#canonicalization); the v5 page keeps the same rules.
@@ -220,3 +220,55 @@ def test_canonicalize_is_idempotent_and_never_raises(url: str | bytes) -> None:
         assert canonical.isascii()
         assert canonicalize(canonical) == canonical
         assert expressions(canonical)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTPS://Www.Example.COM/Path?Q=A#frag", ("https://www.example.com/Path?Q=A", "www.example.com", True)),
+        ("http://example.com", ("http://example.com/", "example.com", True)),
+        ("http://example.com?x", ("http://example.com/?x", "example.com", True)),
+        ("Example.com/x", ("http://example.com/x", "example.com", False)),
+        ("http://192.0.2.10/a", ("http://192.0.2.10/a", "192.0.2.10", True)),
+        ("http://a_b-c.example.org/", ("http://a_b-c.example.org/", "a_b-c.example.org", True)),
+    ],
+)
+def test_plain_urls_take_the_short_way(url: str, expected: tuple[str, str, bool]) -> None:
+    assert plain_url(url) == expected
+    assert canonicalize(url) == expected[0] == canonicalize(url.encode())
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/a%41",  # escapes
+        "http://example.com//a",  # a path to resolve
+        "http://example.com/a/./b",
+        "http://example.com:8080/",  # a port
+        "http://user@example.com/",
+        "http://0x7f.1/",  # a host read as an IPv4 address
+        "http://192.0.2.010/",
+        "http://1.2.3/",
+        "http://example.com./",
+        "http://exa..mple.com/",
+        "http://bücher.example/",
+        "http://example.com/a b",
+        "ftp://example.com/",
+        " http://example.com/",
+    ],
+)
+def test_other_urls_take_the_long_way(url: str) -> None:
+    assert plain_url(url) is None
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(url_like, st.text(max_size=80)))
+@example("http://255.255.255.255/")
+@example("http://256.1.1.1/")
+@example("example.com#x y")
+def test_the_short_way_agrees_with_the_long_way(url: str) -> None:
+    # A bytes input always takes the long way.
+    plain = plain_url(url)
+    if plain is not None:
+        assert canonicalize(url.encode("utf-8", "surrogatepass")) == plain[0]
+        assert split(plain[0])[1] == plain[1]

@@ -102,6 +102,50 @@ def test_block_elements_separate_words_and_inline_ones_do_not() -> None:
     assert text == "one two three fourfive six"
 
 
+def test_whitespace_before_a_block_tag_separates_words_already() -> None:
+    text = read_html("a\n<p>b</p>\n<div>c</div> <td>d</td>\t<br>e<pre>\n<p>f</pre><textarea>\n<p>g</textarea>").text
+    assert text == "a b c d e f <p>g"
+    assert read_html("<table><tr><td>a</td>\n<td>b</td></tr></table>x<DIV>y</DIV>z").text == "a b x y z"
+
+
+def test_background_attributes_in_any_case_come_after_the_other_places() -> None:
+    facts = read_html(
+        "<table BACKGROUND='https://bg.example.com/t.png'><tr><td>x</td></tr></table>"
+        "<img src='https://img.example.com/a.png' alt='Logo' background='https://bg.example.com/i.png'>"
+    )
+    assert facts.urls == (
+        ("https://img.example.com/a.png", "html:img"),
+        ("https://bg.example.com/t.png", "html:background"),
+        ("https://bg.example.com/i.png", "html:background"),
+    )
+    assert facts.image_alts == ("Logo",)  # the image is read once, though two selectors find it
+
+
+def test_css_urls_in_any_encoding_and_length() -> None:
+    long = "é" * 5000
+    facts = read_html(
+        "<div style='background:url(\u00a0https://nbsp.example.com/a.png\u00a0)'>x</div>"
+        '<div style="background:url(&quot;https://q.example.com/été.png&quot;)">y</div>'
+        f"<div style='background:url(\"https://long.example.com/{long}\")'>z</div>"
+        "<style>@import\u2003'https://import.example.com/a.css';</style>"
+        "<p>uRl(https://ignored.example.com/) URL(https://upper.example.com/x.png)</p>"
+    )
+    assert facts.urls == (
+        ("https://nbsp.example.com/a.png", "html:css"),
+        ("https://q.example.com/été.png", "html:css"),
+        ("https://upper.example.com/x.png", "html:css"),
+        ("https://import.example.com/a.css", "html:css"),
+    )
+
+
+def test_the_first_title_and_the_first_base_count() -> None:
+    facts = read_html("<body><title>In body</title><base><base href='https://b.example.com/'><a href=x>x</a>")
+    assert facts.title == "In body"
+    assert facts.base == "https://b.example.com/"
+    assert ("https://b.example.com/x", "html:a") in facts.urls
+    assert read_html("<title> </title><body><title>Second</title>").title is None
+
+
 def test_no_title_and_empty_documents() -> None:
     for document in ("", "   ", "plain text, no tags", "<html></html>", b"\xff\xfe\x00<p>x"):
         facts = read_html(document)

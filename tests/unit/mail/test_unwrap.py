@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalement.mail.unwrap import unwrap
+from signalement.mail.unwrap import may_wrap, unwrap
 
 
 def _b64(text: str, urlsafe: bool = False, pad: bool = True) -> str:
@@ -232,3 +232,13 @@ def test_never_raises(url: str) -> None:
     target, name = unwrap(url)
     assert isinstance(target, str)
     assert name is None or isinstance(name, str)
+
+
+def test_may_wrap_names_the_hosts_of_known_wrappers() -> None:
+    for host in ("nam12.safelinks.protection.outlook.com", "www.google.co.uk", "urldefense.com", "l.facebook.com"):
+        assert may_wrap(host)
+    for host in ("example.com", "www.example.co.uk", "192.0.2.1", "localhost"):
+        assert not may_wrap(host)
+    for url, _, _ in WRAPPED:
+        host = url.split("/")[2].split("?")[0].partition(":")[0].lower()
+        assert may_wrap(host), url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -209,3 +211,52 @@ def test_never_raises(text: str) -> None:
 def test_big_text_is_linear() -> None:
     text = ("word " * 20 + "https://example.com/x " + "a.b " * 10) * 2000
     assert len(urls_in_text(text)) == 1
+
+
+def test_collect_reads_bare_names_and_ip_addresses_like_the_long_way() -> None:
+    found = collect(
+        [
+            ("Secure-Login.example.com/verify", "text"),
+            ("http://192.0.2.7/login", "html:a"),
+            ("192.0.2.7/x", "text"),  # a bare address is not a URL in text
+            ("report.zip", "text"),  # nor a bare file name
+            ("https://192.0.2.7/login", "html:a"),
+        ]
+    )
+    assert [(f.url, f.canonical, f.host, f.registered_domain, f.where) for f in found] == [
+        (
+            "Secure-Login.example.com/verify",
+            "http://secure-login.example.com/verify",
+            "secure-login.example.com",
+            "example.com",
+            ("text",),
+        ),
+        ("http://192.0.2.7/login", "http://192.0.2.7/login", "192.0.2.7", None, ("html:a",)),
+        ("https://192.0.2.7/login", "https://192.0.2.7/login", "192.0.2.7", None, ("html:a",)),
+    ]
+
+
+def test_collect_calls_do_not_share_their_places() -> None:
+    first = collect([("https://example.com/a", "html:a")])
+    second = collect([("https://example.com/a", "text")])
+    assert first[0].where == ("html:a",)
+    assert second[0].where == ("text",)
+    assert collect([("https://example.com/a", "html:a")]) == first
+
+
+def test_long_candidates_are_read_too() -> None:
+    url = "https://example.com/" + "a" * 5000
+    assert [f.canonical for f in collect([(url, "text"), (url, "html:a")])] == [url]
+
+
+def test_one_search_finds_exactly_the_defang_marks() -> None:
+    from signalement.mail.urls import _DEFANG_MARK, _DEFANG_MARKS
+
+    alphabet = "hxXpPH[](){}.:/dotDOT "
+    texts = ["".join(letters) for size in range(1, 5) for letters in itertools.product(alphabet, repeat=size)]
+    for mark in _DEFANG_MARKS:  # each mark, and each mark with one character changed, in every context
+        for at in range(len(mark)):
+            texts += [mark[:at] + char + mark[at + 1 :] for char in alphabet]
+        texts += [before + mark + after for before in alphabet for after in alphabet]
+    for text in texts:
+        assert (_DEFANG_MARK.search(text) is not None) == any(mark in text for mark in _DEFANG_MARKS), text

@@ -2,20 +2,28 @@
 
 Normalization makes per-recipient variants of one message identical: lower case, punctuation out, digit runs
 collapsed to one `0`, URLs, e-mail addresses, long mixed tokens (tracking ids, hex, base64) and greeted names
-replaced by placeholders. The text is then cut into word 3-gram shingles (the first MAX_SHINGLES).
+replaced by placeholders. The text is then cut into word 3-gram shingles, the first MAX_SHINGLES: the variants of
+a campaign agree from their first lines, and a longer text adds cost, not evidence.
 
-MinHash is one-permutation hashing (Li, Owen & Zhang 2012) with rotation densification (Shrivastava & Li 2014):
-one 64-bit hash per shingle, its top 7 bits pick one of 128 bins, the signature is the minimum of each bin. It
-estimates Jaccard similarity like 128 independent permutations, for the cost of one sort: a (shingles x 128) hash
-matrix costs ~0.9 ms for a 5 KB text, this ~20 µs. Tokens are hashed with a vectorized polynomial hash mod 2^64
-(per-token xxhash calls cost more than the whole numpy pass), shingles mixed with splitmix64, band keys hashed with
-xxhash: all fixed functions of the bytes, so fingerprints are stable across processes and machines (Python's
-hash() is salted per process and never used). Changing any of it invalidates stored fingerprints.
+MinHash is one-permutation hashing (Li, Owen & Zhang 2012) with densification (Shrivastava & Li 2014): one 64-bit
+hash per shingle, its top 7 bits pick one of 128 bins, the signature is the minimum of each bin, and an empty bin
+takes the minimum of the next filled bin to its right (circularly). That value carries its bin in its top bits, so
+two texts agree on an empty bin only if they agree on the donor bin. It estimates Jaccard similarity like 128
+independent permutations for the cost of one sort and one searchsorted (a shingles x 128 hash matrix costs ~0.9 ms
+for a 5 KB text). A band key is the low 16 bits of its 4 values: two different texts share a band by chance with
+probability 2^-64, and it costs no hash call.
+
+The whole text is a few numpy calls, whatever its length: each costs ~1 µs (2-3 µs when the rest of the analysis
+has left the caches cold), where a Python step per token costs ~60 ns. A shingle's hash is the polynomial hash mod
+2^64 of its bytes (the three tokens and the spaces between them), from prefix sums, times an odd constant. All are
+fixed functions of the bytes, so fingerprints are stable across processes and machines (Python's hash() is
+salted per process and never used). Changing any of it invalidates stored fingerprints.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,50 +31,52 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import tlsh
-import xxhash
 
 from signalement.mail.domains import registered_domain
 
 PERMUTATIONS = 128
 BANDS = 32
 ROWS = PERMUTATIONS // BANDS  # 32 x 4: Jaccard 0.7 shares a band with p > 0.999, 0.2 with p ~ 0.05
-MAX_BYTES = 16_384  # of UTF-8 text: ~2,500 words, more than MAX_SHINGLES need; the rest is not read
-MAX_SHINGLES = 2_000
+MAX_BYTES = 8_192  # of UTF-8 text read: ~1,200 words, more than MAX_SHINGLES need; the rest is not read
+MAX_SHINGLES = 600  # numpy sorts 256 values in 1 µs, 600 in 7 µs: only long texts have that many
+TLSH_BYTES = 512  # of normalized text given to TLSH (~70 instructions a byte): variants agree from their first lines
 _SHINGLE = 3
+_MAX_TOKENS = MAX_SHINGLES + _SHINGLE - 1
 _TLSH_MIN_BYTES = 50
 _LONG_TOKEN = 8  # bytes after digit collapse, with two digit runs: "Xk29Fj3K2Lq7" -> "xk0fj0k0lq0"
-_BIN_SHIFT = np.uint64(64 - 7)  # log2(PERMUTATIONS)
-_EMPTY = np.uint64(2**64 - 1)
+_MAX_IDS = 500  # long mixed tokens replaced
+_MAX_ADDRESSES = 500  # URL and e-mail tokens replaced; a hostile text may hold thousands
 
 U64 = npt.NDArray[np.uint64]
 
-# A greeting followed by capitalized words: the recipient's name in "Bonjour Marie Dupont," varies per copy.
-_GREETINGS = (
-    *("bonjour", "bonsoir", "salut", "cher", "chère", "chers", "madame", "monsieur", "mme", "mlle"),
-    *("hello", "hi", "hey", "dear", "mr", "mrs", "ms"),
+# A greeting followed by capitalized words: the recipient's name in "Bonjour Marie Dupont," varies per copy. Read on
+# the UTF-8 bytes: a capital is ASCII or a 2-byte Latin-1 capital (À-Ö, Ø-Þ); bytes >= 0x80 belong to words.
+_GREETINGS = tuple(
+    word.encode()
+    for word in (
+        *("bonjour", "bonsoir", "salut", "cher", "chère", "chers", "madame", "monsieur", "mme", "mlle"),
+        *("hello", "hi", "hey", "dear", "mr", "mrs", "ms"),
+    )
 )
-_NAME_AFTER = re.compile(r"[ \t,:.]*((?:[A-ZÀ-ÖØ-Þ][\w'’-]*[ \t]*){1,3})")
-_GREETING_SCAN = 400  # characters: greetings open the message
+_GREETING_WORDS = frozenset(_GREETINGS)
+_NOT_WORD = bytes(c for c in range(128) if not chr(c).isalnum())
+_NOT_WORD_TO_SPACE = bytes.maketrans(_NOT_WORD, b" " * len(_NOT_WORD))
+_BEFORE_NAME = frozenset(b" \t,:.")  # what may follow a greeting before the name
+_NAME_AFTER = re.compile(rb"[ \t,:.]*((?:(?:[A-Z]|\xc3[\x80-\x96\x98-\x9e])[\w'\x80-\xff-]*[ \t]*){1,3})")
+_GREETING_SCAN = 400  # bytes: greetings open the message
+
 _INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
-_MAX_ADDRESSES = 500  # URL and e-mail tokens replaced; a hostile text may hold thousands
-_DIGITS_AND_SPACES = bytes.maketrans(b"0123456789\t\n\r\x0b\x0c", b"0000000000     ")
-# Once URLs and addresses are out, punctuation separates words: "Durand," is the name "Durand".
-_PUNCTUATION = b',.;:!?"()[]{}<>*|'
+_LOWER_DIGITS_SPACES = bytes.maketrans(  # lower case, digits -> 0, whitespace -> space
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\t\n\r\x0b\x0c", b"abcdefghijklmnopqrstuvwxyz0000000000     "
+)
+_DIGIT_RUN = re.compile(rb"00+")
+_TWO_DIGIT_RUNS = re.compile(rb"0[^ 0]*0")  # within one token
+_ID = b"\x01"  # the placeholder of a long mixed token
+_NAME = b"\x02"  # the placeholder of a greeted or given name
+# Once URLs and addresses are out, punctuation separates words: "Durand," is the name "Durand". Control characters
+# become spaces too, so that no text spells a placeholder.
+_PUNCTUATION = b',.;:!?"()[]{}<>*|' + bytes(range(32))
 _PUNCTUATION_TO_SPACE = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
-
-
-# numpy scalars built once: building one costs ~0.2 µs, a noticeable share of an operation on a short text
-_SM = tuple(np.uint64(v) for v in (30, 0xBF58476D1CE4E5B9, 27, 0x94D049BB133111EB, 31))
-
-
-def _splitmix(x: U64) -> U64:
-    """splitmix64 finalizer, vectorized: a bijection on uint64 with good avalanche (wrapping arithmetic)."""
-    x = x ^ (x >> _SM[0])
-    x *= _SM[1]
-    x ^= x >> _SM[2]
-    x *= _SM[3]
-    x ^= x >> _SM[4]
-    return x
 
 
 def _powers(base: int, n: int) -> U64:
@@ -76,19 +86,23 @@ def _powers(base: int, n: int) -> U64:
 
 
 _P = 0x9E3779B97F4A7C15  # odd, so invertible mod 2^64
-_POW = _powers(_P, MAX_BYTES + 1)
-_POW_INV = _powers(pow(_P, -1, 2**64), MAX_BYTES + 1)
-_SHINGLE_MUL = np.array([0xD6E8FEB86659FD93, 0xA0761D6478BD642F, 0xE7037ED1A0B428DB], dtype=np.uint64)
-_OPH_SEED = np.uint64(0x5851F42D4C957F2D)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_TOK, _NAME = _splitmix(np.array([1, 2], dtype=np.uint64))  # hashes no token of text has: prefix sums start at 1
+_POW = _powers(_P, MAX_BYTES + 2)  # the text and a space on each side
+_MIX = 0xBF58476D1CE4E5B9  # odd: the final multiplier of a shingle's hash, folded into the inverse powers
+# P^-(i+1) * _MIX: a shingle starts after the space at i
+_POW_INV_NEXT = _powers(pow(_P, -1, 2**64), MAX_BYTES + 3)[1:] * np.uint64(_MIX)
+# Operands built once, as 0-d arrays: a ufunc takes them ~30% faster than numpy scalars, and building one costs
+# ~0.2 µs, a noticeable share of an operation on a short text.
+_SPACE = np.array(32, dtype=np.uint8)
+_BIN_STARTS = np.arange(PERMUTATIONS, dtype=np.uint64) << np.uint64(64 - 7)  # 7 = log2(PERMUTATIONS)
+_EMPTY = np.empty(0, dtype=np.uint64)
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 @dataclass(frozen=True)
 class Fingerprint:
     tlsh: str | None
-    minhash: tuple[int, ...]  # kept in memory for similarity(); the bands are what an index stores
-    bands: tuple[str, ...]
+    minhash: bytes  # the signature, PERMUTATIONS little-endian uint64, kept in memory for similarity()
+    bands: tuple[str, ...]  # what an index stores
     shingles: int
     domains: tuple[str, ...]
 
@@ -99,163 +113,184 @@ class Fingerprint:
 def fingerprint(text: str, url_domains: Iterable[str], subject: str = "", names: Iterable[str] = ()) -> Fingerprint:
     """Fingerprint of a message's text (and subject). `names`: the recipient's names or address local parts, if known,
     are replaced like greeted names. Never raises; texts longer than MAX_BYTES are cut."""
-    data = _normalized_bytes(f"{subject}\n{_without_greeted_names(text)}" if subject else _without_greeted_names(text))
-    tokens, kept = _token_hashes(data)
+    body = _without_greeted_names(_utf8(text))
+    hashed, readable = _without_ids(_normalized(_utf8(subject) + b"\n" + body if subject else body))
     name_list = [n for n in names if n.strip()]
-    if name_list and tokens.size:
-        name_hashes, _ = _token_hashes(_normalized_bytes(" ".join(name_list)))
-        tokens = np.where(np.isin(tokens, name_hashes), _NAME, tokens)
-    signature, distinct = _one_permutation_minhash(_shingles(tokens[: MAX_SHINGLES + _SHINGLE - 1]))
+    if name_list:
+        hashed = _without_names(hashed, _without_ids(_normalized(_utf8(" ".join(name_list))))[0].split())
+    signature, distinct = _one_permutation_minhash(_shingle_hashes(hashed))
+    minhash = signature.tobytes() if _LITTLE_ENDIAN else signature.astype("<u8").tobytes()
     return Fingerprint(
-        tlsh=_tlsh(kept),
-        minhash=tuple(signature.tolist()),
-        bands=_band_keys(signature),
+        tlsh=_tlsh(readable[:TLSH_BYTES]),
+        minhash=minhash,
+        bands=_band_keys(minhash),
         shingles=distinct,
-        domains=tuple(sorted({d for d in map(registered_domain, url_domains) if d})),
+        domains=tuple(sorted({d for d in map(registered_domain, set(url_domains)) if d})),
     )
 
 
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
     """Estimated Jaccard similarity of two texts' shingle sets: from the MinHash signatures when both are present,
     else from the share of equal bands (a band matches with probability J^ROWS)."""
-    if len(a.minhash) == len(b.minhash) == PERMUTATIONS:
-        return sum(x == y for x, y in zip(a.minhash, b.minhash, strict=True)) / PERMUTATIONS
+    if len(a.minhash) == len(b.minhash) == PERMUTATIONS * 8:
+        equal = np.frombuffer(a.minhash, dtype="<u8") == np.frombuffer(b.minhash, dtype="<u8")
+        return int(np.count_nonzero(equal)) / PERMUTATIONS
     if not a.bands or len(a.bands) != len(b.bands):
         return 0.0
     shared = sum(x == y for x, y in zip(a.bands, b.bands, strict=True)) / len(a.bands)
     return float(shared ** (1 / ROWS))
 
 
-def _without_greeted_names(text: str) -> str:
-    """`Bonjour Marie Dupont,` -> `Bonjour name,`. str.find per greeting: a regex search costs ~30 µs here."""
-    head = text[:_GREETING_SCAN]
-    low = head.lower()
-    spans: list[tuple[int, int]] = []
-    for word in _GREETINGS:
-        at = low.find(word)
-        while at >= 0:
-            end = at + len(word)
-            if (at == 0 or not low[at - 1].isalnum()) and (end == len(low) or not low[end].isalnum()):
-                match = _NAME_AFTER.match(head, end)
-                if match and match.group(1):
-                    spans.append(match.span(1))
-            at = low.find(word, end)
-    if not spans:
-        return text
-    out, cursor = [], 0
-    for start, stop in sorted(spans):
-        if start >= cursor:
-            out.append(head[cursor:start] + "name ")
-            cursor = stop
-    return "".join(out) + text[cursor:]
-
-
-def _normalized_bytes(text: str) -> npt.NDArray[np.uint8]:
-    """UTF-8 (capped), invisible characters out, ASCII lower case (variants of one campaign share their casing),
-    whitespace -> space, URL and e-mail tokens -> `url`, `email`, punctuation -> space, digit runs -> one `0`.
-    Built from bytes methods and numpy: each costs a few µs on 5 KB where a regex pass costs ~40."""
+def _utf8(text: str) -> bytes:
+    """UTF-8 (capped), invisible characters out, no-break spaces as spaces."""
     text = text[:MAX_BYTES]
     if not text.isascii():
         for char in _INVISIBLE:
             if char in text:
                 text = text.replace(char, "")
         text = text.replace("\u00a0", " ")
-    raw = text.encode("utf-8", "replace")[:MAX_BYTES].lower().translate(_DIGITS_AND_SPACES)
-    raw = _without_addresses(raw).translate(_PUNCTUATION_TO_SPACE)
-    a = np.frombuffer(raw, dtype=np.uint8)
-    if b"00" in raw:
-        zero = a == 48
-        keep = np.ones(a.size, dtype=bool)
-        keep[1:] = ~(zero[1:] & zero[:-1])
-        a = a[keep]
-    return a
+    return text.encode("utf-8", "replace")[:MAX_BYTES]
 
 
-def _without_addresses(raw: bytes) -> bytes:
-    """Each space-separated token containing `://`, `www.` (-> `url`) or `@` (-> `email`) replaced, URL first."""
-    spans: list[tuple[int, int, bytes]] = []
-    for needle, placeholder in ((b"://", b"url"), (b"www.", b"url"), (b"@", b"email")):
-        at = raw.find(needle)
-        while at >= 0 and len(spans) < _MAX_ADDRESSES:
-            end = raw.find(b" ", at)
-            end = len(raw) if end < 0 else end
-            spans.append((raw.rfind(b" ", 0, at) + 1, end, placeholder))
-            at = raw.find(needle, end)
+def _without_greeted_names(raw: bytes) -> bytes:
+    """`Bonjour Marie Dupont,` -> `Bonjour name,` (the placeholder). Most texts greet nobody by name: one pass of
+    bytes methods over the head tells, before a find per greeting (a regex search costs ~30 µs here). A greeting's
+    hits inside words ("this", "comme") are rejected by what follows them: a space, a tab or punctuation."""
+    head = raw[:_GREETING_SCAN]
+    low = head.lower()
+    if _GREETING_WORDS.isdisjoint(low.translate(_NOT_WORD_TO_SPACE).split()):
+        return raw
+    spans: list[tuple[int, int]] = []
+    for word in _GREETINGS:
+        at = low.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if end < len(low) and low[end] in _BEFORE_NAME and (at == 0 or low[at - 1] in _NOT_WORD):
+                match = _NAME_AFTER.match(head, end)
+                if match and match.group(1):
+                    spans.append(match.span(1))
+            at = low.find(word, end)
     if not spans:
         return raw
     out: list[bytes] = []
     cursor = 0
-    for start, end, placeholder in sorted(spans, key=lambda span: (span[0], span[2] != b"url")):
+    for start, stop in sorted(spans):
         if start >= cursor:
-            out += (raw[cursor:start], placeholder)
+            out += (head[cursor:start], _NAME, b" ")
+            cursor = stop
+    out.append(raw[cursor:])
+    return b"".join(out)
+
+
+def _normalized(raw: bytes) -> bytes:
+    """ASCII lower case (variants of one campaign share their casing), whitespace -> space, URL and e-mail tokens
+    -> `url`, `email`, punctuation -> space, digit runs -> one `0`. Bytes methods: each costs a few µs on 5 KB where
+    a regex pass costs ~40."""
+    raw = raw[:MAX_BYTES].translate(_LOWER_DIGITS_SPACES)
+    raw = _without_addresses(raw).translate(_PUNCTUATION_TO_SPACE)
+    return _DIGIT_RUN.sub(b"0", raw) if b"00" in raw else raw
+
+
+def _without_addresses(raw: bytes) -> bytes:
+    """Each space-separated token containing `://`, `www.` (-> `url`) or `@` (-> `email`), URL first. bytes.find:
+    a regex alternation tests every byte (~2.5 ns a byte)."""
+    spans: list[tuple[int, bool, int]] = []
+    for needle, email in ((b"://", False), (b"www.", False), (b"@", True)):
+        at = raw.find(needle)
+        while at >= 0 and len(spans) < _MAX_ADDRESSES:
+            end = raw.find(b" ", at)
+            end = len(raw) if end < 0 else end
+            spans.append((raw.rfind(b" ", 0, at) + 1, email, end))
+            at = raw.find(needle, end)
+    if not spans:
+        return raw
+    spans.sort()  # a URL before an address at the same start
+    out: list[bytes] = []
+    cursor = 0
+    for start, email, end in spans:
+        if start >= cursor:
+            out += (raw[cursor:start], b"email" if email else b"url")
             cursor = end
     out.append(raw[cursor:])
     return b"".join(out)
 
 
-def _token_hashes(a: npt.NDArray[np.uint8]) -> tuple[U64, bytes]:
-    """One hash per space-separated token: polynomial mod 2^64 from prefix sums, vectorized. A long token with two
-    digit runs or more (an id, hex, base64) hashes as the placeholder `tok`. And the text for TLSH: without those."""
-    word = np.zeros(a.size + 2, dtype=bool)
-    np.not_equal(a, 32, out=word[1:-1])
-    change = np.flatnonzero(word[1:] != word[:-1])
-    starts, ends = change[0::2], change[1::2]
-    if not starts.size:
-        return np.empty(0, dtype=np.uint64), b""
-    prefix = np.zeros(a.size + 1, dtype=np.uint64)
-    np.cumsum(a * _POW[: a.size], out=prefix[1:])
-    tokens = (prefix[ends] - prefix[starts]) * _POW_INV[starts]
-    raw = a.tobytes()
+def _without_ids(raw: bytes) -> tuple[bytes, bytes]:
+    """Long tokens with two digit runs or more (an id, hex, base64): replaced by a placeholder for hashing, and cut
+    out of the text TLSH reads. Found from their digit runs: a regex with a literal first byte skips ahead fast."""
     if b"0" not in raw:
-        return tokens, raw
-    long_tokens = np.flatnonzero(ends - starts >= _LONG_TOKEN)
-    zeros = np.flatnonzero(a == 48)  # a digit run is one `0` by now
-    runs = np.searchsorted(zeros, ends[long_tokens]) - np.searchsorted(zeros, starts[long_tokens])
-    mixed = long_tokens[runs >= 2]
-    if mixed.size:
-        tokens[mixed] = _TOK
-        cuts = [0, *np.column_stack((starts[mixed], ends[mixed])).ravel().tolist(), len(raw)]
-        raw = b"".join(raw[cuts[i] : cuts[i + 1]] for i in range(0, len(cuts), 2))
-    return tokens, raw
+        return raw, raw
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    while len(spans) < _MAX_IDS:
+        found = _TWO_DIGIT_RUNS.search(raw, cursor)
+        if found is None:
+            break
+        start = raw.rfind(b" ", 0, found.start()) + 1
+        end = raw.find(b" ", found.end())
+        end = len(raw) if end < 0 else end
+        if end - start >= _LONG_TOKEN:
+            spans.append((start, end))
+        cursor = end
+    if not spans:
+        return raw, raw
+    kept = [raw[stop:start] for (_, stop), (start, _) in zip([(0, 0), *spans], [*spans, (len(raw), 0)], strict=True)]
+    return _ID.join(kept), b"".join(kept)
 
 
-def _shingles(tokens: U64) -> U64:
-    """Word 3-grams, each a mixed linear combination of its three token hashes."""
-    if tokens.size == 0:
-        return tokens
-    if tokens.size < _SHINGLE:
-        tokens = np.concatenate((tokens, np.zeros(_SHINGLE - tokens.size, dtype=np.uint64)))
-    n = tokens.size - _SHINGLE + 1
-    mixed = tokens[:n] * _SHINGLE_MUL[0] + tokens[1 : n + 1] * _SHINGLE_MUL[1] + tokens[2 : n + 2] * _SHINGLE_MUL[2]
-    return _splitmix(mixed ^ _OPH_SEED)
+def _without_names(raw: bytes, names: list[bytes]) -> bytes:
+    """Tokens equal to one of the names -> the name placeholder."""
+    spaced = b" " + raw + b" "
+    for name in set(names):
+        for _ in range(2):  # "bob bob": the first replace consumes the space the second occurrence starts with
+            spaced = spaced.replace(b" " + name + b" ", b" " + _NAME + b" ")
+    return spaced[1:-1]
+
+
+def _shingle_hashes(raw: bytes) -> U64:
+    """Word 3-grams (one for a text of one or two words), hashed from prefix sums: the polynomial hash of the bytes
+    from a token to the one two further on, made independent of its position by the inverse power of its start,
+    then multiplied by an odd constant (its top bits pick the bin). The text is padded with a space on each side:
+    `change` then alternates the space before each token and the token's last byte."""
+    a = np.frombuffer(b" " + raw + b" ", dtype=np.uint8)
+    space = a == _SPACE
+    change = (space[1:] != space[:-1]).nonzero()[0]
+    if change.size > 2 * _MAX_TOKENS:
+        change = change[: 2 * _MAX_TOKENS]
+    elif not change.size:
+        return _EMPTY
+    end = change.item(-1) + 1  # the bytes past the last shingle are not read
+    prefix = a[:end] * _POW[:end]
+    prefix.cumsum(out=prefix)
+    sums: U64 = prefix.take(change)
+    if change.size >= 2 * _SHINGLE:
+        starts = change[: 1 - 2 * _SHINGLE : 2]
+        hashes = sums[2 * _SHINGLE - 1 :: 2] - sums[: 1 - 2 * _SHINGLE : 2]
+    else:
+        starts = change[:1]
+        hashes = sums[-1:] - sums[:1]
+    hashes *= _POW_INV_NEXT.take(starts)
+    return hashes
 
 
 def _one_permutation_minhash(shingles: U64) -> tuple[U64, int]:
-    """Minimum hash per bin (top bits) and the number of distinct shingles. An empty bin borrows from the next filled
-    bin to its right, offset by the distance, so two sets agree on it only if they agree on that bin and the gap."""
+    """Minimum hash per bin (top bits) and the number of distinct shingles, from the shingles sorted in place. The
+    first hash at or above a bin's start is that bin's minimum or, for an empty bin, the next filled bin's; past
+    the last filled bin the index wraps around to the smallest hash of all."""
     if shingles.size == 0:
-        return np.empty(0, dtype=np.uint64), 0
-    values = np.sort(shingles)
-    bins = (values >> _BIN_SHIFT).astype(np.intp)
-    first = np.ones(values.size, dtype=bool)
-    first[1:] = bins[1:] != bins[:-1]
-    signature = np.full(PERMUTATIONS, _EMPTY, dtype=np.uint64)
-    filled = bins[first]
-    signature[filled] = values[first]
-    if filled.size < PERMUTATIONS:
-        empty = np.flatnonzero(signature == _EMPTY)
-        donor = filled[np.searchsorted(filled, empty) % filled.size]
-        distance = ((donor - empty) & (PERMUTATIONS - 1)).astype(np.uint64)
-        signature[empty] = signature[donor] + distance * _GOLDEN
-    return signature, int(np.count_nonzero(values[1:] != values[:-1])) + 1
+        return _EMPTY, 0
+    shingles.sort()
+    signature = shingles.take(shingles.searchsorted(_BIN_STARTS), mode="wrap")
+    return signature, int(np.count_nonzero(shingles[1:] != shingles[:-1])) + 1
 
 
-def _band_keys(signature: U64) -> tuple[str, ...]:
-    if signature.size != PERMUTATIONS:
+def _band_keys(minhash: bytes) -> tuple[str, ...]:
+    """One 16-hex-digit key per band: the low 16 bits of its ROWS values (little-endian in `minhash`), taken with a
+    strided memoryview rather than numpy calls."""
+    if len(minhash) != PERMUTATIONS * 8:
         return ()
-    raw = memoryview(signature.astype("<u8").tobytes())
-    width = ROWS * 8
-    return tuple(xxhash.xxh3_64_hexdigest(raw[i * width : (i + 1) * width], seed=i) for i in range(BANDS))
+    hexed = memoryview(minhash).cast("H")[::4].tobytes().hex()
+    return tuple([hexed[start : start + 16] for start in range(0, 16 * BANDS, 16)])
 
 
 def _tlsh(data: bytes) -> str | None:

@@ -4,11 +4,20 @@ The fast path reads the raw bytes: action names are found with bytes.find (GB/s)
 they stand. Objects can hide in compressed object streams (/ObjStm) and strings are ciphered in an encrypted
 file: only then pypdf (strict=False) walks the objects, under caps. pypdf raises many kinds of errors on hostile
 files; each step catches them and leaves a defect.
+
+An encrypted file costs most: without the cryptography package pypdf runs RC4 in pure Python (~0.3 µs a byte,
+and ~2 ms per password tried). So the walk deciphers the strings of each object but not its stream data (page
+contents, images, fonts: nothing this module reads), except object streams; and the reader of a file that the
+empty password did not open is kept (by SHA-256, a few of them), so that the second look with the passwords the
+message gives (see passwords_in_text) neither parses it nor tries the empty password again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
@@ -17,7 +26,7 @@ from typing import Any
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject, StreamObject
 
 MAX_SCAN_BYTES = 32 * 1024 * 1024  # raw bytes searched
 MAX_PYPDF_BYTES = 12 * 1024 * 1024  # larger files are not parsed with pypdf
@@ -29,6 +38,8 @@ MAX_URI_STRINGS = 300  # /URI and /F strings parsed: a hostile file can hold mil
 MAX_RAW_PAGES = 10_000  # page objects counted in the raw bytes
 MAX_ESCAPED_NAMES = 1_000
 MAX_PASSWORDS = 5
+MAX_LOCKED_READERS = 8  # parsed readers of locked files kept for the second look
+MAX_LOCKED_BYTES = 4 * 1024 * 1024  # larger locked files are parsed again instead
 _DEPTH = 4  # direct objects nested in one object (annotation dictionaries inline in an /Annots array...)
 
 # A PDF name may spell any byte as #xx: `/J#61vaScript` is `/JavaScript` to a reader.
@@ -98,7 +109,7 @@ def pdf_facts(data: bytes, passwords: Sequence[str] = ()) -> PdfFacts:
         _scan_uris(raw, found)
     hidden = b"/ObjStm" in raw or encrypted or bool(escaped) or bool(_URI_REFERENCE.search(raw))
     if hidden and len(data) <= MAX_PYPDF_BYTES:
-        _walk_with_pypdf(data, found, passwords)
+        _walk_with_pypdf(data, found, passwords, encrypted)
     elif hidden:
         found.defects.append("pdf-too-large-to-parse")
     if found.pages is None and not hidden:
@@ -217,11 +228,19 @@ def _decode_text(value: bytes) -> str:
     return value.decode("latin-1")
 
 
-def _walk_with_pypdf(data: bytes, found: _Found, passwords: Sequence[str]) -> None:
+def _walk_with_pypdf(data: bytes, found: _Found, passwords: Sequence[str], encrypted: bool) -> None:
+    key = hashlib.sha256(data).digest() if encrypted and len(data) <= MAX_LOCKED_BYTES else None
+    reader = _locked_reader(key) if key else None
     try:
-        reader = PdfReader(BytesIO(data), strict=False)
-        if reader.is_encrypted and not _decrypted(reader, found, passwords):
+        opened: bool | None = False  # by the empty password: a kept reader is one it did not open
+        if reader is None:
+            reader = PdfReader(BytesIO(data), strict=False)
+            opened = _opened_by_empty_password(reader)
+        if reader.is_encrypted and not opened and not _decrypted(reader, found, passwords, opened is None):
+            if key and found.password_protected:
+                _keep_locked_reader(key, reader)
             return
+        _decipher_strings_only(reader)
         numbers = sorted({n for table in reader.xref.values() for n in table} | set(reader.xref_objStm))
     except Exception:  # pypdf raises PdfReadError, ValueError, KeyError, RecursionError... on broken files
         found.defects.append("pdf-unparsable")
@@ -239,11 +258,13 @@ def _walk_with_pypdf(data: bytes, found: _Found, passwords: Sequence[str]) -> No
     found.pages = _page_count(reader, found)
 
 
-def _decrypted(reader: PdfReader, found: _Found, passwords: Sequence[str]) -> bool:
+def _decrypted(reader: PdfReader, found: _Found, passwords: Sequence[str], try_empty: bool) -> bool:
     """An empty user password opens most encrypted PDFs (an owner password only restricts printing). Phishing that
-    needs a real one gives it in the message ("Senha PDF: 123"): the caller passes such candidates."""
+    needs a real one gives it in the message ("Senha PDF: 123"): the caller passes such candidates. Each try costs
+    ~2 ms (pure-Python RC4): the empty one only when the reader has not tried it, each candidate once."""
+    candidates = [p for p in dict.fromkeys(passwords[:MAX_PASSWORDS]) if p]
     try:
-        for password in ("", *passwords[:MAX_PASSWORDS]):
+        for password in ["", *candidates] if try_empty else candidates:
             if reader.decrypt(password) != PasswordType.NOT_DECRYPTED:
                 found.password_protected = bool(password)
                 return True
@@ -256,6 +277,58 @@ def _decrypted(reader: PdfReader, found: _Found, passwords: Sequence[str]) -> bo
     found.password_protected = True
     found.defects.append("pdf-password-protected")
     return False
+
+
+def _opened_by_empty_password(reader: PdfReader) -> bool | None:
+    """PdfReader tries the empty password itself when it opens an encrypted file: whether that worked, or None where
+    this version of pypdf does not tell."""
+    if not reader.is_encrypted:
+        return None
+    is_decrypted = getattr(getattr(reader, "_encryption", None), "is_decrypted", None)
+    return bool(is_decrypted()) if callable(is_decrypted) else None
+
+
+_LOCKED: OrderedDict[bytes, PdfReader] = OrderedDict()
+_LOCKED_LOCK = threading.Lock()
+
+
+def _locked_reader(key: bytes) -> PdfReader | None:
+    """The reader kept for this file, taken out: one caller at a time uses a reader."""
+    with _LOCKED_LOCK:
+        return _LOCKED.pop(key, None)
+
+
+def _keep_locked_reader(key: bytes, reader: PdfReader) -> None:
+    with _LOCKED_LOCK:
+        _LOCKED[key] = reader
+        while len(_LOCKED) > MAX_LOCKED_READERS:
+            _LOCKED.popitem(last=False)
+
+
+class _StringsOnly:
+    """pypdf's decryption of one file, minus the stream data of objects other than object streams: deciphering a
+    page's content stream costs ~0.3 µs a byte in pure-Python RC4, and nothing here reads it."""
+
+    def __init__(self, encryption: Any) -> None:
+        self._encryption = encryption
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encryption, name)
+
+    def decrypt_object(self, obj: PdfObject, idnum: int, generation: int, **options: Any) -> PdfObject:
+        if isinstance(obj, StreamObject) and obj.get("/Type") != "/ObjStm":
+            crypt = self._encryption._make_crypt_filter(idnum, generation)
+            for key, value in list(obj.items()):
+                obj[key] = crypt.decrypt_object(value, **options)
+            return obj
+        deciphered: PdfObject = self._encryption.decrypt_object(obj, idnum, generation, **options)
+        return deciphered
+
+
+def _decipher_strings_only(reader: PdfReader) -> None:
+    encryption = getattr(reader, "_encryption", None)
+    if encryption is not None and hasattr(encryption, "_make_crypt_filter") and hasattr(encryption, "decrypt_object"):
+        reader._encryption = _StringsOnly(encryption)  # type: ignore[assignment]
 
 
 def _page_count(reader: PdfReader, found: _Found) -> int | None:

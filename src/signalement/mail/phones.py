@@ -1,10 +1,14 @@
 """Phone numbers in a message's text, for smishing and callback scams ("appelez le 08 99 ...").
 
 PhoneNumberMatcher costs ~120 µs even on a short string, and most texts hold none, so the matcher only sees
-windows around candidates: groups of 8 digits or more with at most 3 separator bytes between digits, located with
-numpy on the UTF-8 bytes (a regex pass over 5 KB costs ~250 µs here). A group of up to 17 digits must have a
+windows around candidates: groups of 8 digits or more with at most 3 separator bytes between digits, located by one
+regex over the text translated to digit classes (a digit is `0`, any other byte `-`, so the pattern has a literal
+first byte and skips ahead to the next digit). A group of up to 17 digits must be digits and separators, have a
 possible length for the region and parse as a valid number before the matcher (leniency VALID) confirms it in its
-context; a longer group (numbers in a row, an IBAN) is given to the matcher whole.
+context; a longer group (numbers in a row) is given to the matcher whole, unless it holds letters or no separator
+at all (an id, an IBAN, a card number: ~90% of the long groups of real mail, and never a list of numbers). Parses
+and matcher runs are cached per process by their exact input: the copies of a campaign repeat the same number in
+the same words.
 
 Out of scope: short SMS numbers (38xxx, 5 digits) collide with French postal codes and amounts; numbers written
 with non-ASCII digits or in words.
@@ -14,11 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberMatcher
 from phonenumbers import PhoneNumberType as Type
@@ -27,10 +30,15 @@ MAX_CHARS = 100_000
 MAX_CANDIDATES = 40
 MAX_PHONES = 20
 _MIN_DIGITS, _MAX_DIGITS = 8, 17  # "+33 (0)6 12 34 56 78" has 12; 00 + country + 15 at most
+_CACHED = 4096  # parses and matcher runs remembered: a campaign repeats its numbers, in the same words
 _MAX_WINDOW = 400  # bytes of a long digit group given to the matcher
 _GAP = 4  # index step between two digits of one number: up to 3 separators ("06 - 12", "33 (0)6", NBSP is 2 bytes)
 _CONTEXT = 12  # bytes around a candidate given to the matcher, which checks what touches the number
 _SEPARATORS = re.compile(rb"[0-9 .\-/()\t\xc2\xa0]+")
+# Between the numbers of a list: "01 56 77 01 20 / 06 81 57 85 47", "+1.617.258.0360\n+1.617.877.3271".
+_LIST_SEPARATORS = re.compile(rb"[0-9 .,;/|\-()\t\r\n\xc2\xa0+]+")
+_DIGIT_CLASSES = bytes(48 if 48 <= c <= 57 else 45 for c in range(256))  # digit -> "0", other -> "-"
+_DIGIT_GROUP = re.compile(rb"0(?:-{0,%d}0){%d,}" % (_GAP - 1, _MIN_DIGITS - 1))
 _IN_URL = (b"=", b"/", b"&", b"?", b"#", b"_", b"%")  # a digit run right after these is an id in a URL path or query
 _NOT_DIGIT = bytes(c for c in range(256) if not 48 <= c <= 57)
 
@@ -57,17 +65,18 @@ class Phone:
     kind: str
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"e164": self.e164, "raw": self.raw, "region": self.region, "kind": self.kind}
 
 
 def phones_in_text(text: str, regions: Sequence[str] = ("FR",)) -> list[Phone]:
     """Valid phone numbers in `text`: international (`+33 6...`, `0033 6...`) and national forms of `regions`,
     tried in order. Deduplicated by E.164, in order of appearance. Never raises."""
     raw = text[:MAX_CHARS].encode("utf-8", "replace")
-    if len(raw) - len(raw.translate(None, b"0123456789")) < _MIN_DIGITS:
+    classes = raw.translate(_DIGIT_CLASSES)
+    if classes.count(b"0") < _MIN_DIGITS:
         return []
     found: dict[str, Phone] = {}
-    for start, end in _candidates(raw):
+    for start, end in _candidates(raw, classes):
         if raw[start - 1 : start] in _IN_URL:
             continue
         for phone in _confirmed(raw, start, end, regions):
@@ -77,18 +86,14 @@ def phones_in_text(text: str, regions: Sequence[str] = ("FR",)) -> list[Phone]:
     return list(found.values())[:MAX_PHONES]
 
 
-def _candidates(raw: bytes) -> list[tuple[int, int]]:
+def _candidates(raw: bytes, classes: bytes) -> list[tuple[int, int]]:
     """Byte spans of digit groups (with a leading `+`) that could hold phone numbers: 8 digits at least."""
-    a = np.frombuffer(raw, dtype=np.uint8)
-    digits = np.flatnonzero((a - np.uint8(48)) < 10)
-    breaks = np.flatnonzero(np.diff(digits) > _GAP)
-    firsts = np.concatenate(([0], breaks + 1))
-    lasts = np.concatenate((breaks, [digits.size - 1]))
-    chosen = np.flatnonzero(lasts - firsts + 1 >= _MIN_DIGITS)[:MAX_CANDIDATES]
     spans = []
-    for start, end in zip(digits[firsts[chosen]].tolist(), digits[lasts[chosen]].tolist(), strict=True):
-        plus = start > 0 and raw[start - 1] == 43  # "+"
-        spans.append((start - plus, end + 1))
+    for group in _DIGIT_GROUP.finditer(classes):
+        start, end = group.span()
+        spans.append((start - 1 if start and raw[start - 1] == 43 else start, end))  # 43: "+"
+        if len(spans) >= MAX_CANDIDATES:
+            break
     return spans
 
 
@@ -97,6 +102,9 @@ def _confirmed(raw: bytes, start: int, end: int, regions: Sequence[str]) -> list
     span = raw[start:end]
     digits = span.translate(None, _NOT_DIGIT).decode("ascii")
     if len(digits) > _MAX_DIGITS:
+        bare = span.lstrip(b"+")
+        if bare.isdigit() or not _LIST_SEPARATORS.fullmatch(bare):
+            return []
         return _listed(raw, start, end, regions)
     international = span.startswith((b"+", b"00"))
     if not _SEPARATORS.fullmatch(span.lstrip(b"+")):
@@ -139,6 +147,7 @@ def _national_rules(region: str) -> tuple[str, frozenset[int]]:
     return metadata.national_prefix or "", frozenset(metadata.general_desc.possible_length or ())
 
 
+@lru_cache(maxsize=_CACHED)
 def _valid(span: str, region: str) -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(span, region))
@@ -146,17 +155,18 @@ def _valid(span: str, region: str) -> bool:
         return False
 
 
-def _matched(window: str, region: str) -> list[tuple[Phone, str]]:
+@lru_cache(maxsize=_CACHED)
+def _matched(window: str, region: str) -> tuple[tuple[Phone, str], ...]:
     """The matcher's numbers in the window, with the digits each covers. It rejects numbers glued to letters, dates,
     and national forms missing a required national prefix (`1 23 45 67 89` is an amount, not +33 1 23 45 67 89)."""
-    found = []
+    found: list[tuple[Phone, str]] = []
     try:
         for match in PhoneNumberMatcher(window, region, leniency=Leniency.VALID, max_tries=MAX_PHONES):
             covered = match.raw_string.encode("utf-8").translate(None, _NOT_DIGIT).decode("ascii")
             found.append((_phone(match.number, match.raw_string), covered))
     except Exception:  # a library bug on odd input must not fail the analysis
-        return found
-    return found
+        return tuple(found)
+    return tuple(found)
 
 
 def _phone(number: PhoneNumber, raw: str) -> Phone:

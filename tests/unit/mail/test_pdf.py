@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
 from pypdf.annotations import Link
+from pypdf.generic import DecodedStreamObject, NameObject
 
 from signalement.mail.pdf import pdf_facts
 
@@ -205,3 +206,30 @@ PREFIXES = [b"%PDF-1.4\n", b"%PDF-1.5\n/ObjStm\n", b"%PDF-1.4\n/Encrypt 1 0 R\n"
 def test_arbitrary_bytes_never_raise(prefix: bytes, tail: bytes) -> None:
     facts = pdf_facts(prefix + tail)
     assert facts.pages is None or facts.pages >= 0
+
+
+def test_a_locked_file_seen_again_with_passwords_is_opened() -> None:
+    """The analysis looks at a locked attachment twice: alone, then with the passwords the message gives."""
+    data = encrypted("https://enc.example/second", "4521")
+    first = pdf_facts(data)
+    assert first.password_protected and first.urls == [] and "pdf-password-protected" in first.defects
+    assert pdf_facts(data, passwords=["nope"]).urls == []
+    second = pdf_facts(data, passwords=["wrong", "4521"])
+    assert second.urls == ["https://enc.example/second"] and second.defects == []
+    assert pdf_facts(data).urls == []  # an opened reader is not kept: a look without the password stays locked
+
+
+def test_stream_data_of_an_encrypted_file_is_not_needed() -> None:
+    """Page contents stay ciphered (nothing reads them); the strings of the same objects are read."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(200, 200)
+    contents = DecodedStreamObject()
+    contents.set_data(b"BT /F1 12 Tf 10 10 Td (https://not-a-link.example) Tj ET " * 200)
+    page[NameObject("/Contents")] = writer._add_object(contents)
+    writer.add_annotation(0, Link(rect=(0, 0, 10, 10), url="https://enc.example/link"))
+    writer.encrypt("", "owner-secret", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    facts = pdf_facts(buffer.getvalue())
+    assert facts.urls == ["https://enc.example/link"] and facts.encrypted and facts.pages == 1
+    assert facts.defects == []

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalement.mail.phones import MAX_PHONES, Phone, phones_in_text
+from signalement.mail.phones import _DIGIT_CLASSES, MAX_PHONES, Phone, _candidates, phones_in_text
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,19 @@ def test_long_texts_and_many_numbers_are_capped() -> None:
 def test_never_raises(text: str, region: str) -> None:
     for phone in phones_in_text(text, (region,)):
         assert isinstance(phone, Phone) and phone.e164.startswith("+")
+
+
+def test_lists_across_lines_and_long_runs_that_are_ids() -> None:
+    listed = phones_in_text("Tel +1.617.258.0360\n+1.617.877.3271 / 0673426494 0673426494", ("US", "FR"))
+    assert [p.e164 for p in listed] == ["+16172580360", "+16178773271", "+33673426494"]
+    for text in ("Dossier 06123456780612345678", "ref 06a12b34c56d78e90f12g34h56", "id=0612345678;0698765432"):
+        assert phones_in_text(text) == []
+
+
+def test_candidates_are_groups_of_eight_digits_with_short_gaps() -> None:
+    raw = b"a 06 12 34 56 78 bb 1 2 3 4 5 6 7 cc 12    34 56 78 90 dd +33 6 12 34 56 78"
+    assert [raw[start:end] for start, end in _candidates(raw, raw.translate(_DIGIT_CLASSES))] == [
+        b"06 12 34 56 78",
+        b"34 56 78 90",
+        b"+33 6 12 34 56 78",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zlib
@@ -101,3 +102,16 @@ MAGICS = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"RIFF\x0
 @given(st.sampled_from(MAGICS), st.binary(max_size=2000))
 def test_arbitrary_bytes_never_raise(magic: bytes, tail: bytes) -> None:
     assert isinstance(qr_texts(magic + tail), list)
+
+
+def test_a_code_too_small_to_be_read_is_not_looked_for() -> None:
+    assert qr_texts(encoded(on_canvas(URL, size=(300, 60), side=58), "PNG")) == []
+    assert qr_texts(encoded(on_canvas(URL, size=(300, 100), side=90), "PNG")) == [URL]
+
+
+def test_a_repeated_image_is_scanned_once_and_results_stay_private() -> None:
+    data = encoded(on_canvas(URL), "PNG")
+    first = qr_scan(data)
+    first.texts.append("changed by the caller")
+    assert qr_scan(data).texts == [URL]
+    assert qr_scan(data, hashlib.sha256(data).digest()).texts == [URL]

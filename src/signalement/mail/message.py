@@ -119,17 +119,23 @@ def _walk(parsed: ParsedMessage) -> None:
 
 
 def _ref(part: Message, index: int, depth: int) -> PartRef:
-    try:
-        filename = part.get_filename()
-    except (LookupError, UnicodeError, ValueError):  # RFC 2231 names in charsets Python does not know
-        filename = None
+    disposition_header = part.get("content-disposition")
+    filename: str | None = None
+    disposition: str | None = None
+    # Parameter parsing is the costly part of compat32: only do it when a file name or disposition can be there.
+    if disposition_header is not None or "name" in str(part.get("content-type", "")).lower():
+        try:
+            filename = part.get_filename()
+        except (LookupError, UnicodeError, ValueError):  # RFC 2231 names in charsets Python does not know
+            filename = None
+        disposition = part.get_content_disposition() if disposition_header is not None else None
     return PartRef(
         part=part,
         index=index,
         depth=depth,
         content_type=part.get_content_type(),
         filename=decode(filename)[:300] if filename else None,
-        disposition=part.get_content_disposition(),
+        disposition=disposition,
     )
 
 

@@ -14,19 +14,20 @@ position rule, as a fallback for SPF. DKIM-Signature fields are always listed, u
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from email.message import Message
+from functools import lru_cache
 from typing import Any
 
 from signalement.mail.domains import normalize_host, registered_domain
-from signalement.mail.received import header_fields, parse_received
+from signalement.mail.received import Hop, build, header_fields, parse_received
 from signalement.mail.trust import Origin, TrustContext, is_trusted_authserv_id, origin, registry, writer_of
 
 MAX_FIELDS = 20  # of each kind: more is an attack or a loop
 MAX_VALUE = 8192
 _RESULT_FIELDS = ("authentication-results", "arc-authentication-results", "received-spf")
 
-_COMMENT = re.compile(r"\((?:[^()]++|\((?:[^()]++|\([^()]*+\))*+\))*+\)")
+_COMMENTS = re.compile(r"(\((?:[^()]++|\((?:[^()]++|\([^()]*+\))*+\))*+\))")  # captured, for split()
 _SEGMENT = re.compile(r'(?:[^;"]++|"(?:[^"\\]|\\.)*+")++')
 _RESULT = re.compile(r"\s*([A-Za-z][\w.-]*)(?:/\d+)?\s*=\s*([A-Za-z][\w-]*)")
 _PROPERTY = re.compile(r'([A-Za-z][\w-]*)\.([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]+)')
@@ -90,7 +91,70 @@ class Authentication:
     note: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        spf, dmarc = self.spf, self.dmarc
+        return {  # written out, as asdict() would give it: asdict() deep-copies every value first
+            "authserv_id": self.authserv_id,
+            "trusted_by": self.trusted_by,
+            "spf": (
+                {
+                    "result": spf.result,
+                    "domain": spf.domain,
+                    "aligned": spf.aligned,
+                    "strict": spf.strict,
+                    "source": spf.source,
+                }
+                if spf is not None
+                else None
+            ),
+            "dkim": [
+                {
+                    "result": d.result,
+                    "domain": d.domain,
+                    "selector": d.selector,
+                    "headers": d.headers,
+                    "algorithm": d.algorithm,
+                    "aligned": d.aligned,
+                    "strict": d.strict,
+                }
+                for d in self.dkim
+            ],
+            "dmarc": (
+                {"result": dmarc.result, "policy": dmarc.policy, "domain": dmarc.domain} if dmarc is not None else None
+            ),
+            "arc": self.arc,
+            "from_arc": self.from_arc,
+            "signatures": [
+                {
+                    "domain": s.domain,
+                    "selector": s.selector,
+                    "algorithm": s.algorithm,
+                    "headers": s.headers,
+                    "identity": s.identity,
+                    "has_length": s.has_length,
+                    "timestamp": s.timestamp,
+                    "expiration": s.expiration,
+                    "aligned": s.aligned,
+                }
+                for s in self.signatures
+            ],
+            "note": self.note,
+        }
+
+
+_NO_CONTEXT = TrustContext()
+_AUTHENTICATION_DEFAULTS = {
+    "authserv_id": None,
+    "trusted_by": None,
+    "spf": None,
+    "dmarc": None,
+    "arc": None,
+    "from_arc": False,
+    "note": None,
+}
+
+
+def _authentication(**values: Any) -> Authentication:
+    return build(Authentication, {**_AUTHENTICATION_DEFAULTS, "dkim": [], "signatures": [], **values})
 
 
 @dataclass(frozen=True)
@@ -102,8 +166,10 @@ class _Field:
 
 
 def _mask(text: str) -> tuple[str, list[str]]:
-    comments = _COMMENT.findall(text) if "(" in text else []
-    return (_COMMENT.sub(" \x00 ", text) if comments else text), comments
+    if "(" not in text:
+        return text, []
+    pieces = _COMMENTS.split(text)  # [text, comment, text, comment, ..., text]: one pass for both
+    return (" \x00 ".join(pieces[::2]) if len(pieces) > 1 else text), pieces[1::2]
 
 
 def parse_authentication_results(value: str, arc: bool = False, position: int = -1) -> _Field:
@@ -114,10 +180,10 @@ def parse_authentication_results(value: str, arc: bool = False, position: int = 
     authserv_id: str | None = None
     results: list[tuple[str, str, dict[str, str], str]] = []
     for index, segment in enumerate(segments):
-        count = segment.count("\x00")
-        own = " ".join(comments[seen : seen + count])
+        count = segment.count("\x00") if comments else 0
+        own = " ".join(comments[seen : seen + count]) if count else ""
         seen += count
-        text = segment.replace("\x00", " ").strip()
+        text = segment.replace("\x00", " ").strip() if "\x00" in segment else segment  # segments come stripped
         if arc and index == 0 and text.lower().startswith("i="):
             continue
         if authserv_id is None and not results and "=" not in text.split(" ", 1)[0]:
@@ -126,9 +192,9 @@ def parse_authentication_results(value: str, arc: bool = False, position: int = 
             continue
         match = _RESULT.match(text)
         if match:
-            props = {f"{p.lower()}.{n.lower()}": v.strip('"') for p, n, v in _PROPERTY.findall(text[match.end() :])}
+            props = {f"{p.lower()}.{n.lower()}": v.strip('"') for p, n, v in _PROPERTY.findall(text, match.end())}
             results.append((match.group(1).lower(), match.group(2).lower(), props, own))
-    return _Field(position=position, authserv_id=authserv_id, results=results, arc=arc)
+    return build(_Field, {"position": position, "authserv_id": authserv_id, "results": results, "arc": arc})
 
 
 def _domain_of(value: str | None) -> str | None:
@@ -141,6 +207,11 @@ def _domain_of(value: str | None) -> str | None:
 def _aligned(domain: str | None, from_domain: str | None) -> tuple[bool | None, bool | None]:
     if not domain or not from_domain:
         return None, None
+    return _alignment(domain, from_domain)
+
+
+@lru_cache(maxsize=4096)
+def _alignment(domain: str, from_domain: str) -> tuple[bool, bool]:
     a, b = normalize_host(domain), normalize_host(from_domain)
     relaxed_a, relaxed_b = registered_domain(a) or a, registered_domain(b) or b
     return relaxed_a == relaxed_b, a == b
@@ -154,16 +225,19 @@ def parse_signature(value: str, from_domain: str | None = None) -> Signature:
         if name and name not in ("b", "bh") and name not in tags:
             tags[name] = "".join(text.split())
     domain = normalize_host(tags["d"]) if tags.get("d") else None
-    return Signature(
-        domain=domain,
-        selector=tags.get("s") or None,
-        algorithm=tags.get("a") or None,
-        headers=tuple(h.strip().lower() for h in tags.get("h", "").split(":") if h.strip())[:100],
-        identity=tags.get("i") or None,
-        has_length="l" in tags,
-        timestamp=_int(tags.get("t")),
-        expiration=_int(tags.get("x")),
-        aligned=_aligned(domain, from_domain)[0],
+    return build(
+        Signature,
+        {
+            "domain": domain,
+            "selector": tags.get("s") or None,
+            "algorithm": tags.get("a") or None,
+            "headers": tuple(h.strip().lower() for h in tags.get("h", "").split(":") if h.strip())[:100],
+            "identity": tags.get("i") or None,
+            "has_length": "l" in tags,
+            "timestamp": _int(tags.get("t")),
+            "expiration": _int(tags.get("x")),
+            "aligned": _aligned(domain, from_domain)[0],
+        },
     )
 
 
@@ -174,12 +248,26 @@ def _int(text: str | None) -> int | None:
 def _trust(item: _Field, received: list[tuple[int, str]], walk: Origin, context: TrustContext) -> str | None:
     if item.authserv_id:
         return is_trusted_authserv_id(item.authserv_id, context)
-    position, text = next(((p, t) for p, t in received if p > item.position), (-1, ""))
-    if position < 0:
+    for below in received:  # the Received field just below
+        if below[0] > item.position:
+            break
+    else:
         return None
-    hop = next((w.hop for w in walk.hops if w.hop.position == position), None) or parse_received(text, position)
+    position, text = below
+    hop = _walked_hop(walk, position) or parse_received(text, position)
     writer = writer_of(hop, context)
     return writer if writer in registry().authres_without_id else None
+
+
+def _walked_hop(walk: Origin, position: int) -> Hop | None:
+    """The hop of the walk at this header position, if the walk went there (the last one is the boundary)."""
+    hops = walk.hops
+    if hops and hops[-1].hop.position == position:
+        return hops[-1].hop
+    for walked in hops:
+        if walked.hop.position == position:
+            return walked.hop
+    return None
 
 
 def _block(
@@ -201,8 +289,13 @@ def _spf(results: list[tuple[str, str, dict[str, str], str]], from_domain: str |
     for method, result, props, _ in results:
         if method == "spf":
             domain = _domain_of(props.get("smtp.mailfrom") or props.get("smtp.mail") or props.get("smtp.helo"))
-            return Spf(result, domain, *_aligned(domain, from_domain))
+            return _spf_result(result, domain, from_domain, "authentication-results")
     return None
+
+
+def _spf_result(result: str, domain: str | None, from_domain: str | None, source: str) -> Spf:
+    aligned, strict = _aligned(domain, from_domain)
+    return build(Spf, {"result": result, "domain": domain, "aligned": aligned, "strict": strict, "source": source})
 
 
 def _dkim(
@@ -217,15 +310,19 @@ def _dkim(
         match = next(
             (s for s in signatures if s.domain == domain and (selector is None or s.selector == selector)), None
         )
+        aligned, strict = _aligned(domain, from_domain)
         out.append(
-            Dkim(
-                result=result,
-                domain=domain,
-                selector=selector or (match.selector if match else None),
-                headers=match.headers if match else (),
-                algorithm=props.get("header.a") or (match.algorithm if match else None),
-                aligned=_aligned(domain, from_domain)[0],
-                strict=_aligned(domain, from_domain)[1],
+            build(
+                Dkim,
+                {
+                    "result": result,
+                    "domain": domain,
+                    "selector": selector or (match.selector if match else None),
+                    "headers": match.headers if match else (),
+                    "algorithm": props.get("header.a") or (match.algorithm if match else None),
+                    "aligned": aligned,
+                    "strict": strict,
+                },
             )
         )
     return out
@@ -238,7 +335,14 @@ def _dmarc(results: list[tuple[str, str, dict[str, str], str]]) -> Dmarc | None:
             if policy is None:
                 match = _POLICY.search(comments)
                 policy = match.group(1) if match else None
-            return Dmarc(result, policy.lower() if policy else None, _domain_of(props.get("header.from")))
+            return build(
+                Dmarc,
+                {
+                    "result": result,
+                    "policy": policy.lower() if policy else None,
+                    "domain": _domain_of(props.get("header.from")),
+                },
+            )
     return None
 
 
@@ -246,7 +350,7 @@ def _zone_end(walk: Origin, found: dict[str, list[tuple[int, str]]], context: Tr
     """The first position the sender may have written: the boundary Received field, or, when its writer is a
     provider that writes its results just below its own Received (Gmail), the position after that one field."""
     boundary = walk.boundary if walk.boundary is not None else -1
-    hop = next((w.hop for w in walk.hops if w.hop.position == boundary), None)
+    hop = _walked_hop(walk, boundary)
     if hop is None or writer_of(hop, context) not in registry().authres_below_received:
         return boundary
     results = {p for name in _RESULT_FIELDS for p, _ in found.get(name, [])}
@@ -269,7 +373,7 @@ def _received_spf(values: list[tuple[int, str]], boundary: int, from_domain: str
         envelope = _ENVELOPE.search(value)
         found = envelope or _SPF_DOMAIN.search(value)
         domain = normalize_host(found.group(1)) if found else None
-        return Spf(words[0].lower().rstrip(";"), domain, *_aligned(domain, from_domain), source="received-spf")
+        return _spf_result(words[0].lower().rstrip(";"), domain, from_domain, "received-spf")
     return None
 
 
@@ -280,12 +384,12 @@ def authentication(
     known_origin: Origin | None = None,
 ) -> Authentication:
     """The trusted authentication results of `msg`, aligned with `from_domain`; pass the Origin if already known."""
-    context = context or TrustContext()
+    context = context or _NO_CONTEXT
     found = header_fields(msg)
     signatures = [parse_signature(v, from_domain) for _, v in found.get("dkim-signature", [])[:MAX_FIELDS]]
     walk = known_origin if known_origin is not None else origin(msg, context)
     if walk.boundary is None:
-        return Authentication(signatures=signatures, note="no Received field: the results cannot be placed")
+        return _authentication(signatures=signatures, note="no Received field: the results cannot be placed")
     received = found.get("received", [])
     end = _zone_end(walk, found, context)
     plain = [
@@ -303,13 +407,18 @@ def authentication(
         ]
         block, trusted_by = _block(arc_fields, received, walk, context)
         from_arc = bool(block)
-    results = [r for item in block for r in item.results]
-    spf = _spf(results, from_domain) or _received_spf(found.get("received-spf", []), end, from_domain)
-    note = None
+    results = [r for item in block for r in item.results] if block else []
+    spf = _spf(results, from_domain) if results else None
+    if spf is None and "received-spf" in found:
+        spf = _received_spf(found["received-spf"], end, from_domain)
     if not block:
-        note = "no Authentication-Results field above the origin was written by a trusted authserv-id"
-    return Authentication(
-        authserv_id=block[0].authserv_id if block else None,
+        return _authentication(
+            spf=spf,
+            signatures=signatures,
+            note="no Authentication-Results field above the origin was written by a trusted authserv-id",
+        )
+    return _authentication(
+        authserv_id=block[0].authserv_id,
         trusted_by=trusted_by or None,
         spf=spf,
         dkim=_dkim(results, from_domain, signatures),
@@ -317,5 +426,4 @@ def authentication(
         arc=next((result for method, result, _, _ in results if method == "arc"), None),
         from_arc=from_arc,
         signatures=signatures,
-        note=note,
     )

@@ -29,14 +29,23 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from email.message import Message
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
 from signalement.mail.domains import registered_domain
-from signalement.mail.received import Hop, header_fields, ip_object, normalize_ip, parse_received, received_fields
+from signalement.mail.received import (
+    Hop,
+    Reading,
+    build,
+    header_fields,
+    ip_value,
+    normalize_ip,
+    received_fields,
+    received_ip,
+)
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -108,9 +117,39 @@ class Origin:
     boundary: int | None = None  # header position of the last hop examined: fields below it are the sender's
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["hops"] = [hop.as_json() for hop in self.hops]
-        return data
+        return {  # written out: asdict() would deep-copy every hop only for the copies to be replaced
+            "ip": self.ip,
+            "helo": self.helo,
+            "rdns": self.rdns,
+            "received_at": self.received_at,
+            "hops": [hop.as_json() for hop in self.hops],
+            "trusted_by": self.trusted_by,
+            "untrusted_reason": self.untrusted_reason,
+            "x_originating_ip": self.x_originating_ip,
+            "webmail": self.webmail,
+            "boundary": self.boundary,
+        }
+
+
+_ORIGIN_DEFAULTS = {
+    "ip": None,
+    "helo": None,
+    "rdns": None,
+    "received_at": None,
+    "trusted_by": None,
+    "untrusted_reason": None,
+    "x_originating_ip": None,
+    "webmail": False,
+    "boundary": None,
+}
+
+
+def _origin(**values: Any) -> Origin:
+    return build(Origin, {**_ORIGIN_DEFAULTS, "hops": [], **values})
+
+
+def _walked(hop: Hop, trust: str) -> WalkedHop:
+    return build(WalkedHop, {"hop": hop, "trust": trust})
 
 
 class Networks:
@@ -125,20 +164,26 @@ class Networks:
                 continue  # a bad entry in a member's settings must not break the analysis
             table = self._tables[net.version].setdefault(net.prefixlen, {})
             table.setdefault(int(net.network_address) >> (net.max_prefixlen - net.prefixlen), label)
-        self._lengths = {v: sorted(t, reverse=True) for v, t in self._tables.items()}
+        # (bits to shift away, table) per prefix length, most specific first
+        self._shifts = {
+            version: tuple((bits - length, self._tables[version][length]) for length in sorted(tables, reverse=True))
+            for version, bits, tables in ((4, 32, self._tables[4]), (6, 128, self._tables[6]))
+        }
+        self._any = any(self._shifts.values())
 
     def get(self, ip: IP | None) -> str | None:
-        if ip is None:
-            return None
-        value, tables, bits = int(ip), self._tables[ip.version], ip.max_prefixlen
-        for length in self._lengths[ip.version]:
-            label = tables[length].get(value >> (bits - length))
+        return None if ip is None else self.lookup(ip.version, int(ip))
+
+    def lookup(self, version: int, value: int) -> str | None:
+        """The label of the most specific block holding the address `value` of IP `version` (4 or 6)."""
+        for shift, table in self._shifts[version]:
+            label = table.get(value >> shift)
             if label is not None:
                 return label
         return None
 
     def __bool__(self) -> bool:
-        return any(self._lengths.values())
+        return self._any
 
 
 class Names:
@@ -153,10 +198,21 @@ class Names:
                 self._under.setdefault(pattern[2:], label)
             elif pattern and "*" not in pattern:
                 self._exact.setdefault(pattern, label)
+        self._any = bool(self._exact or self._under)
+        self._seen: dict[str, str | None] = {}  # name -> label: the same relay names come back in every message
 
     def get(self, name: str | None) -> str | None:
-        if not name or not (self._exact or self._under):
+        if not name or not self._any:
             return None
+        seen = self._seen
+        if name in seen:
+            return seen[name]
+        if len(seen) > 8192:
+            seen.clear()
+        label = seen[name] = self._find(name)
+        return label
+
+    def _find(self, name: str) -> str | None:
         name = name.lower().rstrip(".")
         label = self._exact.get(name)
         if label is not None or not self._under:
@@ -170,7 +226,7 @@ class Names:
         return None
 
     def __bool__(self) -> bool:
-        return bool(self._exact or self._under)
+        return self._any
 
 
 @dataclass(frozen=True)
@@ -219,6 +275,7 @@ class _Context:
     networks: Networks  # member networks and reporter-host CIDRs
     names: Names  # reporter host names
     authserv_ids: Names
+    declared: bool  # networks or names: most reports declare neither, and the walk then skips both lookups
 
 
 def _looks_like_cidr(text: str) -> bool:
@@ -229,62 +286,102 @@ def _looks_like_cidr(text: str) -> bool:
 def _compiled(context: TrustContext) -> _Context:
     cidrs = [(h, "reporter-host") for h in context.hosts if _looks_like_cidr(h.strip())]
     names = [(h, "reporter-host") for h in context.hosts if not _looks_like_cidr(h.strip())]
+    networks = Networks([*((n, "member") for n in context.networks), *cidrs])
+    hosts = Names(names)
     return _Context(
-        networks=Networks([*((n, "member") for n in context.networks), *cidrs]),
-        names=Names(names),
+        networks=networks,
+        names=hosts,
         authserv_ids=Names((a, "member") for a in context.authserv_ids),
+        declared=bool(networks) or bool(hosts),
     )
+
+
+_NO_CONTEXT = _compiled(TrustContext())
+
+
+def _context(context: TrustContext | None) -> _Context:
+    """The compiled context; an empty one (the usual case) without hashing the dataclass."""
+    if context is None or not (context.networks or context.hosts or context.authserv_ids):
+        return _NO_CONTEXT
+    return _compiled(context)
 
 
 _INTERNAL_NETWORKS = Networks((n, "private") for n in _INTERNAL)
 
 
-_ip = ip_object
+def _internal(version: int, value: int) -> bool:
+    if _INTERNAL_NETWORKS.lookup(version, value):
+        return True
+    # 6to4 (2002::/16) of an internal IPv4 address: Google's `2002:a05:...` hops
+    return version == 6 and value >> 112 == 0x2002 and _internal(4, (value >> 80) & 0xFFFFFFFF)
 
 
 @lru_cache(maxsize=8192)
 def is_internal(ip: IP | None) -> bool:
     """Private, loopback, link-local, CGNAT, ULA or reserved; 6to4 of such an address too (Google's `2002:a05:`).
     The documentation ranges count as public: they are what the tests send from."""
-    if ip is None:
-        return False
-    if _INTERNAL_NETWORKS.get(ip):
-        return True
-    return isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour is not None and is_internal(ip.sixtofour)
+    return ip is not None and _internal(ip.version, int(ip))
 
 
-@lru_cache(maxsize=8192)
-def _registry_network(ip: IP | None) -> tuple[str | None, str | None]:
-    """(registry network label, registry internal-network label) of an address, cached: addresses repeat."""
+# What the walk asks of an address: (version, integer, internal, registry network label, registry internal label)
+_Facts = tuple[int, int, bool, str | None, str | None]
+
+
+@lru_cache(maxsize=16384)
+def _facts(text: str) -> _Facts | None:
+    """The facts of a canonical address text (as normalize_ip returns it), or None; cached: addresses repeat."""
+    address = ip_value(text)
+    if address is None:
+        return None
+    version, value = address
     reg = registry()
-    return reg.networks.get(ip), reg.internal.get(ip)
+    return (
+        version,
+        value,
+        _internal(version, value),
+        reg.networks.lookup(version, value),
+        reg.internal.lookup(version, value),
+    )
 
 
-def _writer(hop: Hop, reg: Registry, ctx: _Context) -> str | None:
+def _is_internal_ip(text: str | None) -> bool:
+    facts = _facts(text) if text else None
+    return facts is not None and facts[2]
+
+
+def _is_public_ip(text: str | None) -> bool:
+    facts = _facts(text) if text else None
+    return facts is not None and not facts[2]
+
+
+def _writer(hop: Hop | Reading, reg: Registry, ctx: _Context) -> str | None:
     """Who wrote the hop, from its `by` address or name; None when unknown."""
-    by_ip = _ip(hop.by_ip)
-    if ctx.networks or ctx.names:
-        label = ctx.networks.get(by_ip) or ctx.names.get(hop.by_host)
+    facts = _facts(hop.by_ip) if hop.by_ip else None
+    if ctx.declared:
+        label = (ctx.networks.lookup(facts[0], facts[1]) if facts else None) or ctx.names.get(hop.by_host)
         if label:
             return label
-    public, internal = _registry_network(by_ip) if by_ip else (None, None)
-    return public or internal or reg.hosts.get(hop.by_host)
+    if facts is not None:
+        label = facts[3] or facts[4]
+        if label:
+            return label
+    return reg.hosts.get(hop.by_host)
 
 
 def _sender_trust(hop: Hop, writer: str | None, reg: Registry, ctx: _Context) -> str | None:
     """Why the hop's sending address is trusted, or None."""
-    ip = _ip(hop.ip)
-    if ip is None:
+    facts = _facts(hop.ip) if hop.ip else None
+    if facts is None:
         return None
-    if is_internal(ip):
+    if facts[2]:
         return "private"
-    if ctx.networks or ctx.names:
-        label = ctx.networks.get(ip)
+    if ctx.declared:
+        label = ctx.networks.lookup(facts[0], facts[1])
         if label:
             return label
         if hop.rdns and "rdns-may-be-forged" not in hop.defects and ctx.names.get(hop.rdns):
             return "reporter-host"  # the reverse name was looked up by the trusted writer, not claimed by the sender
-    public, internal = _registry_network(ip)
+    public, internal = facts[3], facts[4]
     if public:
         return public
     if internal and writer == internal and internal in (reg.hosts.get(hop.rdns), reg.hosts.get(hop.helo)):
@@ -292,15 +389,17 @@ def _sender_trust(hop: Hop, writer: str | None, reg: Registry, ctx: _Context) ->
     return None
 
 
-def _same_site(upper: Hop, lower: Hop) -> bool:
+def _same_site(upper: Hop, lower: Hop | Reading) -> bool:
     name = lower.by_host
-    if not name or "." not in name or name.startswith("localhost.") or is_internal(_ip(lower.by_ip)):
+    if not name or "." not in name or name.startswith("localhost.") or _is_internal_ip(lower.by_ip):
         return True  # `localhost`, an unqualified internal name, or a private address of the same system
     upper_domain = registered_domain(upper.by_host) if upper.by_host else None
     return upper_domain is not None and upper_domain == registered_domain(name)
 
 
-def _consistent(upper: Hop, lower: Hop, trust: str | None, upper_writer: str | None, lower_writer: str | None) -> bool:
+def _consistent(
+    upper: Hop, lower: Hop | Reading, trust: str | None, upper_writer: str | None, lower_writer: str | None
+) -> bool:
     """Whether `lower` was written by the host that `upper` says it received the message from."""
     if upper.ip and lower.by_ip == upper.ip:
         return True
@@ -321,49 +420,73 @@ def _header_ip(found: dict[str, list[tuple[int, str]]]) -> str | None:
     return normalize_ip(values[0][1].strip()[:60]) if values else None
 
 
+_NOT_YET = "\x00not yet"  # a writer not worked out yet (no label looks like this)
+
+
 class _Chain:
-    """The Received fields, parsed only when the walk reaches them (most walks stop before the bottom)."""
+    """The Received fields, read only when the walk reaches them (most walks stop before the bottom): first for
+    what the walk asks of every field it looks at, then in full for the fields it keeps; a field that the walk
+    only asks for its sending address is read for that alone."""
 
-    def __init__(self, msg: Message, found: dict[str, list[tuple[int, str]]]) -> None:
-        self.fields = received_fields(msg, found)
-        self._parsed: dict[int, Hop] = {}
+    def __init__(self, fields: list[tuple[int, str]], reg: Registry, ctx: _Context) -> None:
+        self.fields = fields
+        self.reg, self.ctx = reg, ctx
+        self._readings: list[Reading | None] = [None] * len(fields)
+        self._hops: list[Hop | None] = [None] * len(fields)
+        self._writers: list[str | None] = [_NOT_YET] * len(fields)
 
-    def __len__(self) -> int:
-        return len(self.fields)
+    def reading(self, index: int) -> Reading:
+        reading = self._readings[index]
+        if reading is None:
+            position, text = self.fields[index]
+            reading = self._readings[index] = Reading(text, position)
+        return reading
 
     def hop(self, index: int) -> Hop:
-        hop = self._parsed.get(index)
+        hop = self._hops[index]
         if hop is None:
-            position, text = self.fields[index]
-            hop = self._parsed[index] = parse_received(text, position)
+            hop = self._hops[index] = self.reading(index).hop()
         return hop
+
+    def writer(self, index: int) -> str | None:
+        """Who wrote the field at `index` (see _writer), worked out once."""
+        writer = self._writers[index]
+        if writer is _NOT_YET:
+            writer = self._writers[index] = _writer(self.reading(index), self.reg, self.ctx)
+        return writer
+
+    def public(self, index: int) -> bool:
+        """Whether the field at `index` states a public sending address."""
+        reading = self._readings[index]
+        return _is_public_ip(reading.ip if reading is not None else received_ip(self.fields[index][1]))
 
     def next(self, index: int) -> int | None:
         """The next field down that has clauses: qmail's "(qmail 123 invoked from network)" notes have none."""
         for lower in range(index + 1, len(self.fields)):
-            if self.hop(lower).has_clauses:
+            reading = self._readings[lower] or self.reading(lower)
+            if reading.by_host is not None or reading.ip is not None or reading.has_clauses:
                 return lower
         return None
 
 
-def _public(hop: Hop) -> bool:
-    ip = _ip(hop.ip)
-    return ip is not None and not is_internal(ip)
+def _public(hop: Hop | Reading) -> bool:
+    return _is_public_ip(hop.ip)
 
 
-def _anchor(chain: _Chain, reg: Registry, ctx: _Context) -> tuple[int | None, str | None, str | None]:
+def _anchor(chain: _Chain, ctx: _Context) -> tuple[int | None, str | None, str | None]:
     """Index of the first trusted writer and why it is trusted, or (None, None, reason)."""
-    index = 0 if chain.hop(0).has_clauses else chain.next(0)
+    index = 0 if chain.reading(0).has_clauses else chain.next(0)
     while index is not None:
-        hop = chain.hop(index)
-        writer = _writer(hop, reg, ctx)
+        writer = chain.writer(index)
         if writer:
             return index, writer, None
-        if not _public(hop) or (hop.protocol or "").upper().startswith(_RETRIEVAL):
+        reading = chain.reading(index)
+        if not _is_public_ip(reading.ip) or (reading.protocol or "").upper().startswith(_RETRIEVAL):
             index = chain.next(index)  # a local hop on the reporter's side (fetchmail, filter, internal hand-off)
             continue
-        lower_public = any(_public(chain.hop(i)) for i in range(index + 1, len(chain)))
-        if not lower_public or _sender_trust(hop, None, reg, ctx):
+        hop = chain.hop(index)
+        lower_public = any(chain.public(i) for i in range(index + 1, len(chain.fields)))
+        if not lower_public or _sender_trust(hop, None, chain.reg, ctx):
             return index, "recipient", None
         return (
             None,
@@ -376,22 +499,22 @@ def _anchor(chain: _Chain, reg: Registry, ctx: _Context) -> tuple[int | None, st
 
 def origin(msg: Message, context: TrustContext | None = None) -> Origin:
     """Walk the Received chain of `msg` from the top; see the module docstring for the rules."""
-    reg, ctx = registry(), _compiled(context or TrustContext())
+    reg, ctx = registry(), _context(context)
     found = header_fields(msg)
     header_ip = _header_ip(found)
-    chain = _Chain(msg, found)
-    if not len(chain):
-        return Origin(ip=None, untrusted_reason="the message has no Received field", x_originating_ip=header_ip)
-    start, anchor_by, reason = _anchor(chain, reg, ctx)
+    chain = _Chain(received_fields(msg, found), reg, ctx)
+    if not chain.fields:
+        return _origin(ip=None, untrusted_reason="the message has no Received field", x_originating_ip=header_ip)
+    start, anchor_by, reason = _anchor(chain, ctx)
     if start is None:
-        first = next((i for i in range(len(chain)) if _public(chain.hop(i))), 0)
+        first = next((i for i in range(len(chain.fields)) if chain.public(i)), 0)
         stop = chain.hop(first)
-        return Origin(
+        return _origin(
             ip=None,
             untrusted_reason=reason,
             x_originating_ip=header_ip,
             boundary=stop.position,
-            hops=[WalkedHop(stop, "not trusted: unknown receiving system")],
+            hops=[_walked(stop, "not trusted: unknown receiving system")],
         )
     return _walk(chain, start, anchor_by or "recipient", reg, ctx, header_ip)
 
@@ -402,13 +525,13 @@ def _walk(chain: _Chain, start: int, writer: str, reg: Registry, ctx: _Context, 
     hop = chain.hop(start)
     while index is not None:
         hop = chain.hop(index)
-        own = _writer(hop, reg, ctx)
+        own = chain.writer(index)
         if index != start and own:
             writer = own  # consistency tied this writer to the hop above; an unknown one inherits the party
         trust = _sender_trust(hop, None if writer == "recipient" else writer, reg, ctx)
-        if trust is None and _public(hop):  # the first public, untrusted sender: the origin
-            walked.append(WalkedHop(hop, f"origin, received by {writer}"))
-            return Origin(
+        if trust is None and _is_public_ip(hop.ip):  # the first public, untrusted sender: the origin
+            walked.append(_walked(hop, f"origin, received by {writer}"))
+            return _origin(
                 ip=hop.ip,
                 helo=hop.helo,
                 rdns=hop.rdns,
@@ -419,13 +542,13 @@ def _walk(chain: _Chain, start: int, writer: str, reg: Registry, ctx: _Context, 
                 webmail=_is_webmail(hop),
                 boundary=hop.position,
             )
-        walked.append(WalkedHop(hop, trust or f"no sending address: internal hop of {writer}"))
+        walked.append(_walked(hop, trust or f"no sending address: internal hop of {writer}"))
         lower_index = chain.next(index)
         if lower_index is None:
             break
-        lower = chain.hop(lower_index)
-        if not _consistent(hop, lower, trust, own or writer, _writer(lower, reg, ctx)):
-            return Origin(
+        lower = chain.reading(lower_index)
+        if not _consistent(hop, lower, trust, own or writer, chain.writer(lower_index)):
+            return _origin(
                 ip=None,
                 hops=walked,
                 trusted_by=writer,
@@ -444,9 +567,8 @@ def _walk(chain: _Chain, start: int, writer: str, reg: Registry, ctx: _Context, 
 def _chain_end(hop: Hop, walked: list[WalkedHop], writer: str, header_ip: str | None) -> Origin:
     """The chain ends inside trusted systems: a submission with no external address in the Received fields."""
     webmail = _is_webmail(hop)
-    client = _ip(header_ip)
-    if webmail and (hop.protocol or "").lower() not in _WEBMAIL_API and client is not None and not is_internal(client):
-        return Origin(
+    if webmail and (hop.protocol or "").lower() not in _WEBMAIL_API and _is_public_ip(header_ip):
+        return _origin(
             ip=header_ip,
             hops=walked,
             trusted_by=writer,
@@ -460,7 +582,7 @@ def _chain_end(hop: Hop, walked: list[WalkedHop], writer: str, header_ip: str | 
         how = f"its relay {hop.ip}, the fields before it were not kept"
     else:
         how = "a hop with no external sending address"
-    return Origin(
+    return _origin(
         ip=None,
         hops=walked,
         trusted_by=writer,
@@ -483,11 +605,9 @@ def is_trusted_authserv_id(authserv_id: str | None, context: TrustContext | None
     """`member` or `registry:<name>` when the authserv-id is one we trust, else None."""
     if not authserv_id:
         return None
-    return _compiled(context or TrustContext()).authserv_ids.get(authserv_id) or registry().authserv_ids.get(
-        authserv_id
-    )
+    return _context(context).authserv_ids.get(authserv_id) or registry().authserv_ids.get(authserv_id)
 
 
 def writer_of(hop: Hop, context: TrustContext | None = None) -> str | None:
     """Who wrote a hop (registry entry, member, reporter host), for callers that place other fields by it."""
-    return _writer(hop, registry(), _compiled(context or TrustContext()))
+    return _writer(hop, registry(), _context(context))

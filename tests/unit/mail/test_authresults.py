@@ -5,6 +5,7 @@ border Received field), ARC-Authentication-Results with `i=`."""
 
 from __future__ import annotations
 
+import dataclasses
 import email
 from email.message import Message
 from email.policy import compat32
@@ -141,3 +142,12 @@ def test_arbitrary_header_text_never_raises(value: str, other: str) -> None:
         GMAIL_TOP, GMAIL_BORDER, f"Authentication-Results: {clean}", f"DKIM-Signature: {clean}", f"Received: {clean}"
     )
     authentication(msg, clean or None)
+
+
+def test_authentication_json_is_the_dataclass_as_a_dict() -> None:
+    msg = message(GMAIL_TOP, GMAIL_BORDER, GMAIL_SPF, GMAIL_AR, FORGED_AR, SIGNATURE)
+    result = authentication(msg, "example.net")
+    assert result.spf is not None and result.dmarc is not None and result.dkim and result.signatures
+    assert result.as_json() == dataclasses.asdict(result) and list(result.as_json()) == list(dataclasses.asdict(result))
+    empty = authentication(message(), "example.net")
+    assert empty.as_json() == dataclasses.asdict(empty)

@@ -4,15 +4,31 @@ Exchange/Exchange Online, Gmail), with documentation addresses for the senders."
 
 from __future__ import annotations
 
+import dataclasses
 import email
+import ipaddress
+import re
 from email.policy import compat32
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalement.mail.received import MAX_HOPS, hops, normalize_ip, parse_date, parse_received
+from signalement.mail import received
+from signalement.mail.received import (
+    MAX_HOPS,
+    Hop,
+    Reading,
+    header_fields,
+    hops,
+    ip_object,
+    ip_value,
+    normalize_ip,
+    parse_date,
+    parse_received,
+    received_ip,
+)
 
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     (
@@ -225,3 +241,83 @@ def test_dates_and_addresses() -> None:
 def test_arbitrary_text_never_raises(value: str) -> None:
     parse_received(value)
     parse_received("from " + value + " by x; " + value)
+
+
+# The common shape is read in one match (received._SHAPE); anything else by the general reading. Both must give the
+# same hop: each value below is read both ways.
+SHAPED = [value for _, value, _ in CASES] + [
+    "from a by b; Tue, 3 Nov 2026 10:00:00 +0000",
+    "from by by by with with; x",  # the first word of a clause may be a keyword
+    "from x.example (x.example [192.0.2.1]) (helo=y) (may be forged) by mx.example with esmtp tls X id 1 via a b; d",
+    "from h (c) by mx.example (c) with cipher (z) id using (TLSv1.2); d (a) (b)",
+    "from h by mx.example with ESMTPS tls (x) for <a@b.example> (c); d",
+    "from h (x (y (z))) by mx.example; d",  # three levels: the general reading
+    "from h (x (y (z (w)))) by mx.example; d",  # four: what is left of the comment is read as text
+    "FROM h BY mx.example; d",
+    "from h by mx.example for a for b; d",
+    "from h by mx.example with SMTP id 1 via Frontend Transport; Fri, 8 Sep 2023 05:47:04 +0000 (x;y)",
+    "from [IPv6:2001:db8::1] ([IPv6:2001:db8::1]) by [192.0.2.9] with SMTP; d",
+    "by 10.0.0.1 with SMTP id x; d",
+]
+_TOKENS = [
+    *("from", "by", "with", "id", "via", "for", "FROM", "By", "h.example", "[192.0.2.1]", "198.51.100.7"),
+    *("2001:db8::5", "tls", "TLS_X", "cipher", "using", "version=TLS1_2", "ESMTPS", "esmtpa", "Microsoft", "SMTP"),
+    *("helo=x", "<a@b.example>", "(c)", "(a [192.0.2.2])", "(HELO z)", "(using TLSv1.3 (256 bits))", "(x (y (z)))"),
+    *("(may be forged)", "(via HTTP)", "(", ")", ";", "; Tue, 3 Nov 2026 10:00:00 +0000 (CET)"),
+]
+
+
+def _general(value: str, monkeypatch: pytest.MonkeyPatch) -> Hop:
+    with monkeypatch.context() as patch:
+        patch.setattr(received, "_SHAPE", re.compile("(?!)"))  # never matches
+        return parse_received(value, 7)
+
+
+@pytest.mark.parametrize("value", SHAPED)
+def test_the_common_shape_reads_as_the_general_reading(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    hop = parse_received(value, 7)
+    assert hop == _general(value, monkeypatch) and hop.received_at == _general(value, monkeypatch).received_at
+    assert received_ip(value) == hop.ip
+    reading = Reading(value, 7)
+    assert reading.has_clauses == hop.has_clauses and reading.hop() == hop
+
+
+def test_most_fields_take_the_common_shape() -> None:
+    matched = [value for value in SHAPED if received._SHAPE.fullmatch(" ".join(value.split()))]
+    assert len(matched) >= len(CASES)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tokens=st.lists(st.sampled_from(_TOKENS), max_size=14))
+def test_token_soup_reads_the_same_both_ways(tokens: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    value = " ".join(tokens)
+    hop = parse_received(value, 7)
+    assert hop == _general(value, monkeypatch)
+    assert received_ip(value) == hop.ip and Reading(value).has_clauses == hop.has_clauses
+
+
+def test_ip_values_match_ipaddress() -> None:
+    for text in ["192.0.2.1", "0.0.0.0", "255.255.255.255", "2001:db8::1", "::1", "::", "fe80::1:2", "1:2:3:4:5:6:7:8"]:
+        canonical = normalize_ip(text)
+        assert canonical is not None
+        address = ipaddress.ip_address(canonical)
+        assert ip_value(canonical) == (address.version, int(address))
+        assert ip_object(canonical) == address
+    assert ip_value("192.0.2.300") is None and ip_value("١٩٢.٠.٢.١") is None and ip_object(None) is None
+
+
+def test_the_shared_header_pass_is_redone_when_fields_change() -> None:
+    msg = email.message_from_bytes(b"Received: by a; d\r\nFrom: x@example.net\r\n\r\nbody", policy=compat32)
+    assert [text for _, text in header_fields(msg)["received"]] == ["by a; d"]
+    msg["Received"] = "by b; d"
+    assert [text for _, text in header_fields(msg)["received"]] == ["by a; d", "by b; d"]
+    assert header_fields(msg)["from"] == [(1, "x@example.net")]
+
+
+def test_hop_json_is_the_dataclass_as_a_dict() -> None:
+    hop = parse_received(CASES[0][1], 4)
+    expected = dataclasses.asdict(hop)
+    expected["for"] = expected.pop("for_")
+    expected["received_at"] = hop.received_at
+    expected["defects"] = list(hop.defects)
+    assert hop.as_json() == expected and list(hop.as_json()) == list(expected)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 from email.message import Message
 from email.policy import compat32
+from email.utils import getaddresses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalement.mail.sender import sender
+from signalement.mail.facts import decode
+from signalement.mail.sender import _SIMPLE, MAX_ADDRESSES, MAX_TEXT, _addresses, _split_address, sender
 
 
 def message(raw: bytes) -> Message:
@@ -92,3 +96,72 @@ def test_arbitrary_bytes_never_raise(value: bytes) -> None:
         + clean
     )
     sender(msg).as_json()
+
+
+def _as_before(value: str) -> list[tuple[str | None, str | None, str | None]]:
+    """The addresses as read before the shortcuts: _SIMPLE, else the stdlib parser; then the same clean-up."""
+    text = " ".join(value.split())
+    match = _SIMPLE.fullmatch(text)
+    if match:
+        quoted, plain, bracketed, bare = match.groups()
+        pairs = [((quoted if quoted is not None else plain or "").strip(), bracketed or bare)]
+    else:
+        pairs = getaddresses([text])
+    out = []
+    for name, addr in pairs[:MAX_ADDRESSES]:
+        if not addr and not name:
+            continue
+        address, domain = _split_address(decode(addr) if "=?" in addr else addr)
+        display = (decode(name) if "=?" in name else name).strip()[:MAX_TEXT] if name else None
+        out.append((address, domain, display or None))
+    real = [a for a in out if a[1]]
+    return real if real and len(real) < len(out) else out
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Santander < sitesantander@santander.com.br >",
+        '"Q" <a@b.example >',
+        "< a@b.example>",
+        "harley@argote.example (Robert Harley)",
+        "mike@winners.example ()",
+        "a@b.example ( x )",
+        "Trouver une femme russe , <laredoute@krj.example>",
+        "Ninja Department - BLACK_FRIDAY! ,_<tj7vv@x.example>",
+        '"Paypal x", "Paypal x", <service@otto.example>',
+        "Edeka, Edeka <telekom@email.example>",
+        "Mr. A, <x@y.example>",
+        "a, b, c, d, e, f, g <x@y.example>",  # more bits than the shortcut reads
+        "=?utf-8?q?a=40b.example?=, <x@y.example>",  # a bit that decodes to an address
+        "a@b.example, c <d@e.example>",
+    ],
+)
+def test_shortcut_shapes_read_as_before(value: str) -> None:
+    addresses = [(a.address, a.domain, a.display_name) for a in _addresses([(0, value)])]
+    assert addresses == _as_before(value)
+
+
+_NAMES = st.sampled_from(["", "A B", "Mr. X", "x.y", "Glück", "a,b", "_", "=?utf-8?q?a=40b?=", '"q"', "a@b", "[x]"])
+_ADDRESSES = st.sampled_from(["a@b.example", "a.b@c.example", "a.@b.example", "a_b@c.example", "a@b", "é@x.example"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NAMES, _ADDRESSES, st.sampled_from(["<{}>", "< {} >", "<{} >", "{} ({})"])), max_size=4))
+def test_generated_values_read_as_before(parts: list[tuple[str, str, str]]) -> None:
+    value = ",".join(shape.format(a, n) if shape.startswith("{") else f"{n} {shape.format(a)}" for n, a, shape in parts)
+    addresses = [(a.address, a.domain, a.display_name) for a in _addresses([(0, value)])]
+    assert addresses == _as_before(value)
+
+
+def test_sender_json_is_the_dataclass_as_a_dict() -> None:
+    result = sender(
+        message(
+            b"From: A <a@example.net>\r\nReply-To: b@example.org\r\nSender: c@example.net\r\n"
+            b"Feedback-ID: 1:2:3\r\nReturn-Path: <x@example.com>"
+        )
+    )
+    expected = dataclasses.asdict(result)
+    expected["from"] = expected.pop("from_")
+    expected["flags"] = list(result.flags)
+    assert result.as_json() == expected and list(result.as_json()) == list(expected)

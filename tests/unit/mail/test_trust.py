@@ -5,14 +5,19 @@ real headers), with the providers' real relay names and published addresses, and
 
 from __future__ import annotations
 
+import dataclasses
 import email
+import ipaddress
 from email.message import Message
 from email.policy import compat32
 
 import pytest
 
 from signalement.mail.trust import (
+    Names,
+    Networks,
     TrustContext,
+    is_internal,
     is_trusted_authserv_id,
     origin,
     registry,
@@ -223,3 +228,38 @@ def test_registry_and_authserv_ids() -> None:
     assert is_trusted_authserv_id("mx.example.org") is None
     assert is_trusted_authserv_id("mx.example.org", TrustContext(authserv_ids=("mx.example.org",))) == "member"
     assert trusted_authserv_ids(TrustContext(authserv_ids=("a.example",)))["member"] == ("a.example",)
+
+
+def test_origin_json_is_the_dataclass_as_a_dict() -> None:
+    result = origin(message(*OUTLOOK_CHAIN, FORGED))
+    expected = dataclasses.asdict(result)
+    expected["hops"] = [{**walked.hop.as_json(), "trust": walked.trust} for walked in result.hops]
+    assert result.as_json() == expected and list(result.as_json()) == list(expected)
+    assert result == origin(message(*OUTLOOK_CHAIN, FORGED))  # frozen dataclasses, compared by value
+
+
+def test_addresses_are_looked_up_by_value() -> None:
+    networks = Networks([("192.0.2.0/24", "doc"), ("192.0.2.128/25", "half"), ("2001:db8::/32", "doc6"), ("x", "bad")])
+    assert networks.get(ipaddress.ip_address("192.0.2.200")) == "half"
+    assert networks.lookup(4, int(ipaddress.ip_address("192.0.2.1"))) == "doc"
+    assert networks.lookup(6, int(ipaddress.ip_address("2001:db8::1"))) == "doc6"
+    assert networks.get(None) is None and networks.lookup(4, 1) is None and networks
+    assert not Networks([])
+    for text, internal in [
+        ("10.1.2.3", True),
+        ("100.64.0.1", True),
+        ("2002:a05:6504:16d6::1", True),  # 6to4 of 10.5.101.4
+        ("2002:c000:0201::1", False),  # 6to4 of 192.0.2.1
+        ("fe80::1", True),
+        ("192.0.2.1", False),
+        ("2001:db8::1", False),
+    ]:
+        assert is_internal(ipaddress.ip_address(text)) is internal, text
+    names = Names([("*.example.org", "under"), ("mx.example.net", "exact"), ("bad*", "x")])
+    assert [names.get(n) for n in ("a.b.example.org", "MX.example.net.", "example.org", None)] == [
+        "under",
+        "exact",
+        None,
+        None,
+    ]
+    assert names.get("a.b.example.org") == "under"  # remembered

@@ -7,17 +7,18 @@ import logging
 import secrets
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from signalement.domain.accounts import Role
-from signalement.platform import Platform
-from signalement.settings import Settings
-from signalement.store import audit
-from signalement.store.accounts import create_user, issue_token, user_count
-from signalement.store.db import read
-from signalement.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from signalement.platform import Platform
+    from signalement.settings import Settings
+
+# The platform's modules (SQLAlchemy, Alembic, pydantic) are imported by the commands that need them, so that
+# `signalement analyze` and `signalement url` start at once.
 
 ROLES = click.Choice([r.value for r in Role])
 
@@ -36,11 +37,12 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
     from signalement.web.server import run_server
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    from signalement.settings import Settings
+
     settings = Settings(**overrides)  # type: ignore[arg-type]
     if no_worker:
         settings.worker = False
-    platform = Platform(settings)
-    upgrade(platform.engine)
+    platform = _migrated_platform(settings)
     _bootstrap_admin(platform)
     platform.close()
     run_server(settings)
@@ -49,10 +51,10 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
 @main.command()
 def worker() -> None:
     """Run jobs from the queue (start as many as you like, on any host sharing the database)."""
+    from signalement.settings import Settings
     from signalement.work.worker import worker_main
 
-    settings = Settings()
-    worker_main(settings)
+    worker_main(Settings())
 
 
 @main.group()
@@ -63,8 +65,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    platform = Platform(Settings())
-    upgrade(platform.engine)
+    _migrated_platform()
     click.echo("database is up to date")
 
 
@@ -80,9 +81,11 @@ def user() -> None:
 @click.option("--token-name", default="cli", show_default=True)
 def user_create(email: str, role: str, password: bool, token_name: str) -> None:
     """Create a user and print a one-time API token."""
+    from signalement.store import audit
+    from signalement.store.accounts import create_user, issue_token
+
     secret = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
-    platform = Platform(Settings())
-    upgrade(platform.engine)
+    platform = _migrated_platform()
     with platform.engine.begin() as conn:
         user_id = create_user(conn, email, Role(role), password=secret)
         token = issue_token(conn, user_id, name=token_name)
@@ -99,8 +102,7 @@ def reanalyze(report_ids: tuple[int, ...], statuses: tuple[str, ...], since: dat
     """Analyze stored reports again (all of them, or the given ids / filters); the workers do the work."""
     from signalement.analysis.requeue import requeue_analysis
 
-    platform = Platform(Settings())
-    upgrade(platform.engine)
+    platform = _migrated_platform()
     when = since.replace(tzinfo=UTC) if since else None
     count = requeue_analysis(platform, "cli", statuses=statuses, since=when, report_ids=report_ids)
     click.echo(f"queued the analysis of {count} reports")
@@ -179,7 +181,10 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Check the hash chain of the audit log; exit 1 if it was tampered with."""
-    platform = Platform(Settings())
+    from signalement.store import audit
+    from signalement.store.db import read
+
+    platform = _migrated_platform()
     with read(platform.engine) as conn:
         broken = audit.first_broken(conn)
     if broken is None:
@@ -189,8 +194,21 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+def _migrated_platform(settings: Settings | None = None) -> Platform:
+    from signalement.platform import Platform
+    from signalement.settings import Settings
+    from signalement.store.migrate import upgrade
+
+    platform = Platform(settings or Settings())
+    upgrade(platform.engine)
+    return platform
+
+
 def _bootstrap_admin(platform: Platform) -> None:
     """On the very first start, create a staff admin and say how to sign in."""
+    from signalement.store import audit
+    from signalement.store.accounts import create_user, issue_token, user_count
+
     with platform.engine.begin() as conn:
         if user_count(conn):
             return

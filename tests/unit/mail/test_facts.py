@@ -1,4 +1,4 @@
-"""Header facts on well-formed, odd and hostile messages."""
+"""First looks at raw bytes and header decoding, on well-formed, odd and hostile messages."""
 
 from __future__ import annotations
 
@@ -9,24 +9,8 @@ from benchmarks.mailgen import messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalement.mail.facts import header_facts, is_feedback_report, not_a_message_reason
-
-
-def test_generated_message_facts() -> None:
-    raw = next(messages(1, seed=11))
-    facts = header_facts(raw)
-    assert facts.size == len(raw)
-    assert facts.from_ and facts.from_[0].startswith("service@")
-    assert facts.to and facts.to[0].endswith("@example.org")
-    assert facts.date is not None and facts.date.startswith("2026-")
-    assert facts.content_type == "multipart/mixed"
-    assert [p.content_type for p in facts.parts[:4]] == [
-        "multipart/mixed",
-        "multipart/alternative",
-        "text/plain",
-        "text/html",
-    ]
-    assert facts.defects == []
+from signalement.mail.facts import decode, is_feedback_report, not_a_message_reason
+from signalement.mail.understanding import understand
 
 
 def test_encoded_words_are_decoded_and_display_names_with_commas_kept_apart() -> None:
@@ -36,11 +20,12 @@ def test_encoded_words_are_decoded_and_display_names_with_commas_kept_apart() ->
         b"Subject: =?utf-8?b?Vm90cmUgY29saXMgZXN0IGJsb3F1w6k=?=\r\n"
         b"Date: Tue, 3 Nov 2026 10:00:00 +0100\r\n\r\nbody\r\n"
     )
-    facts = header_facts(raw)
-    assert facts.from_ == ["noreply@example.net"]
-    assert facts.to == ["a@example.org", "jean@example.org"]
-    assert facts.subject == "Votre colis est bloqué"
-    assert facts.date == "2026-11-03T10:00:00+01:00"
+    result = understand(raw).as_json()
+    assert [a["address"] for a in result["sender"]["from"]] == ["noreply@example.net"]
+    assert result["sender"]["from"][0]["display_name"] == "Service client, La Poste"
+    assert result["subject"] == "Votre colis est bloqué"
+    assert decode("=?iso-8859-1?q?=E9t=E9?=") == "été"
+    assert decode("=?x-unknown?b?////?=")  # an unknown charset still gives text
 
 
 def test_defects_are_recorded_not_raised() -> None:
@@ -50,19 +35,10 @@ def test_defects_are_recorded_not_raised() -> None:
         b"Content-Type: multipart/mixed\r\n\r\n"  # a multipart without a boundary
         b"--x\r\nContent-Type: text/plain; charset=x-unknown-charset\r\n\r\n\xff\xfe\r\n--x--\r\n"
     )
-    facts = header_facts(raw)
-    assert "MissingFrom" in facts.defects
-    assert "InvalidDate" in facts.defects
-    assert "NoBoundaryInMultipartDefect" in facts.defects
-    assert facts.date_raw == "the day after tomorrow"
-
-
-def test_deeply_nested_message_is_bounded() -> None:
-    depth = 2000
-    head = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(depth))
-    raw = b"From: a@example.org\r\n" + head + b"Content-Type: text/plain\r\n\r\nx\r\n"
-    facts = header_facts(raw)
-    assert len(facts.parts) <= 500
+    result = understand(raw).as_json()
+    assert "NoBoundaryInMultipartDefect" in result["defects"]
+    assert "no-from" in result["sender"]["flags"]
+    assert result["date"] == "the day after tomorrow"
 
 
 @pytest.mark.parametrize(
@@ -100,14 +76,12 @@ def _arf() -> bytes:
 def test_feedback_report_is_recognized() -> None:
     assert is_feedback_report(_arf())
     assert not is_feedback_report(next(messages(1)))
-    assert header_facts(_arf()).is_arf
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=4096))
 def test_any_bytes_give_facts_or_a_reason_never_an_exception(raw: bytes) -> None:
     not_a_message_reason(raw)
-    header_facts(raw)
     is_feedback_report(raw)
 
 
@@ -134,4 +108,5 @@ def test_any_bytes_give_facts_or_a_reason_never_an_exception(raw: bytes) -> None
 )
 def test_mail_shaped_noise_never_raises(chunks: list[bytes]) -> None:
     raw = b"".join(chunks)
-    header_facts(raw).as_json()
+    is_feedback_report(raw)
+    assert not [d for d in understand(raw).as_json()["defects"] if d.startswith("StageError")]

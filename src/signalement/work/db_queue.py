@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from signalement.store.db import read
 from signalement.store.sql import utcnow
@@ -195,6 +196,9 @@ class DatabaseQueue:
     def _schedule_periodic(self, schedule: PeriodicSchedule) -> None:
         now = utcnow()
         if requests := schedule.due(now):
-            with self.engine.begin() as conn:
-                self.enqueue_many(conn, requests)
+            try:
+                with self.engine.begin() as conn:
+                    self.enqueue_many(conn, requests)
+            except IntegrityError:  # another worker registered the same period's keys at the same moment
+                log.debug("periodic jobs already scheduled by another worker")
         schedule.enqueued(now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -45,6 +44,6 @@ def requeue_analysis(
         )
     for start in range(0, len(ids), BATCH):
         with platform.engine.begin() as conn:
-            jobs = [analyze_job(i) for i in ids[start : start + BATCH]]
-            platform.queue.enqueue_many(conn, [replace(j, key=f"{j.key}:rerun:{entry.seq}") for j in jobs])
+            jobs = [analyze_job(i, rerun=entry.seq) for i in ids[start : start + BATCH]]
+            platform.queue.enqueue_many(conn, jobs)
     return len(ids)

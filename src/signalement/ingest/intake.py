@@ -50,8 +50,10 @@ class Accepted:
     sha256: str
 
 
-def analyze_job(report_id: int) -> JobRequest:
-    return JobRequest(ANALYZE_TASK, {"report_id": report_id}, key=f"{ANALYZE_TASK}:{report_id}")
+def analyze_job(report_id: int, rerun: int | None = None) -> JobRequest:
+    """The analysis of a report, queued once; a re-run (named by its audit entry) gets a key of its own."""
+    key = f"{ANALYZE_TASK}:{report_id}" + (f":rerun:{rerun}" if rerun is not None else "")
+    return JobRequest(ANALYZE_TASK, {"report_id": report_id}, key=key)
 
 
 class Intake:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -293,6 +292,5 @@ def _reanalyze(platform: Platform, staff: Principal, report_id: int, client: str
             client=client,
             detail={"previous_status": status},
         )
-        job = analyze_job(report_id)
-        platform.queue.enqueue(conn, replace(job, key=f"{job.key}:rerun:{entry.seq}"))
+        platform.queue.enqueue(conn, analyze_job(report_id, rerun=entry.seq))
     return {"id": report_id, "status": status, "requeued": True}

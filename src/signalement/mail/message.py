@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -58,12 +57,6 @@ class ParsedMessage:
     message: Message
     parts: list[PartRef] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
-
-    def bodies(self, content_type: str) -> Iterator[str]:
-        """The decoded text of every inline part of one type (text/plain or text/html)."""
-        for ref in self.parts:
-            if ref.content_type == content_type and not ref.is_attachment:
-                yield self.text(ref)
 
     def payload(self, ref: PartRef) -> bytes:
         """A part's body with its transfer encoding (base64, quoted-printable, uuencode) undone."""

@@ -19,14 +19,13 @@ def understand_sms(raw: bytes, regions: tuple[str, ...] = ("FR",)) -> dict[str, 
     sender = str(document.get("sender") or "")[:100]
     found = urls.collect(urls.urls_in_text(text))
     numbers = phones.phones_in_text(text, regions)
-    domains = [u.registered_domain or u.host for u in found]
     return {
         "sha256": hashlib.sha256(raw).hexdigest(),
         "size": len(raw),
         "sms": {"sender": sender, "sender_kind": sender_kind(sender), "text_length": len(text)},
         "urls": [u.as_json() for u in found],
         "phones": [p.as_json() for p in numbers],
-        "fingerprint": fingerprint.fingerprint(text, domains).as_json(),
+        "fingerprint": fingerprint.fingerprint(text, urls.domains(found)).as_json(),
         "defects": [] if document else ["InvalidSmsDocument"],
     }
 

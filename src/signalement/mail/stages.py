@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Stages:
-    """Accumulates CPU nanoseconds and call counts per stage name across messages."""
+    """Accumulates CPU nanoseconds per stage name across messages."""
 
     cpu_ns: dict[str, int] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
 
     def add(self, name: str, cpu_ns: int) -> None:
         self.cpu_ns[name] = self.cpu_ns.get(name, 0) + cpu_ns
-        self.calls[name] = self.calls.get(name, 0) + 1
 
 
 @dataclass(frozen=True)

@@ -123,14 +123,6 @@ def _authentication(work: _Work) -> None:
     )
 
 
-def _bodies(work: _Work) -> None:
-    _read_bodies(work.parsed, work.result.content, work.candidates)
-
-
-def _attachments(work: _Work) -> None:
-    _read_attachments(work.parsed, work.result, work.candidates)
-
-
 def _urls(work: _Work) -> None:
     result = work.result
     work.candidates.extend(urls.urls_in_text(result.content.text))
@@ -140,13 +132,66 @@ def _urls(work: _Work) -> None:
 
 
 def _phones(work: _Work) -> None:
-    work.result.phones = phones.phones_in_text(_phone_text(work.result), work.regions)
+    work.result.phones = phones.phones_in_text(_subject_and_text(work.result), work.regions)
 
 
 def _fingerprint(work: _Work) -> None:
     result = work.result
-    domains = [u.registered_domain or u.host for u in result.urls]
-    result.fingerprint = fingerprint.fingerprint(result.content.text, domains, result.subject or "")
+    result.fingerprint = fingerprint.fingerprint(result.content.text, urls.domains(result.urls), result.subject or "")
+
+
+def _subject_and_text(result: Understanding) -> str:
+    return f"{result.subject or ''}\n{result.content.text}"
+
+
+def _read_bodies(work: _Work) -> None:
+    parsed, content, candidates = work.parsed, work.result.content, work.candidates
+    texts: list[str] = []
+    html_texts: list[str] = []
+    for ref in parsed.parts:
+        if ref.is_attachment:
+            continue
+        if ref.content_type == "text/html":
+            content.html_parts += 1
+            facts = html.read_html(parsed.text(ref))
+            html_texts.append(facts.text)
+            candidates.extend(facts.urls)
+            content.title = content.title or facts.title
+            content.image_alts.extend(facts.image_alts)
+            content.forms.extend(f.as_json() for f in facts.forms)
+            content.has_password_input |= facts.has_password_input
+        elif ref.content_type.startswith("text/"):
+            content.text_parts += 1
+            texts.append(parsed.text(ref))
+    # The plain alternative when there is one (what a text reader sees), else the HTML's visible text; URLs are
+    # taken from both, since the HTML links are what a person clicks.
+    content.text = "\n".join(texts or html_texts)[:MAX_TEXT]
+    if texts and html_texts:
+        for text in html_texts:
+            candidates.extend(urls.urls_in_text(text))
+
+
+def _read_attachments(work: _Work) -> None:
+    parsed, result, candidates = work.parsed, work.result, work.candidates
+    for ref in parsed.parts:
+        if not ref.is_attachment:
+            continue
+        data = parsed.payload(ref)
+        described = attachments.describe(ref.filename, ref.content_type, data)
+        if _LOCKED.intersection(described.flags):  # phishing locks the file and gives the password in the body
+            passwords = attachments.passwords_in_text(_subject_and_text(result))
+            if passwords:
+                described = attachments.describe(ref.filename, ref.content_type, data, passwords)
+        result.attachments.append(described)
+        candidates.extend(described.urls)
+        if _is_html(ref, described):
+            facts = html.read_html(parsed.text(ref))
+            candidates.extend((url, f"attachment:{where}") for url, where in facts.urls)
+            candidates.extend((url, "attachment:text") for url, _ in urls.urls_in_text(facts.text))
+
+
+def _is_html(ref: PartRef, described: attachments.Attachment) -> bool:
+    return "html" in ref.content_type or "html" in (described.sniffed_type or "")
 
 
 # The chain, as data: each stage reads what the ones before it found.
@@ -155,8 +200,8 @@ STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("origin", _origin),
     ("sender", _sender),
     ("authentication", _authentication),
-    ("bodies", _bodies),
-    ("attachments", _attachments),
+    ("bodies", _read_bodies),
+    ("attachments", _read_attachments),
     ("urls", _urls),
     ("phones", _phones),
     ("fingerprint", _fingerprint),
@@ -192,55 +237,3 @@ def understand(
         stages.add(name, time.process_time_ns() - start)
     result.defects[:0] = parsed.defects  # the parser's and the decoders' findings, then the stages'
     return result
-
-
-def _phone_text(result: Understanding) -> str:
-    return f"{result.subject or ''}\n{result.content.text}"
-
-
-def _read_bodies(parsed: ParsedMessage, content: Content, candidates: list[tuple[str, str]]) -> None:
-    texts: list[str] = []
-    html_texts: list[str] = []
-    for ref in parsed.parts:
-        if ref.is_attachment:
-            continue
-        if ref.content_type == "text/html":
-            content.html_parts += 1
-            facts = html.read_html(parsed.text(ref))
-            html_texts.append(facts.text)
-            candidates.extend(facts.urls)
-            content.title = content.title or facts.title
-            content.image_alts.extend(facts.image_alts)
-            content.forms.extend(f.as_json() for f in facts.forms)
-            content.has_password_input |= facts.has_password_input
-        elif ref.content_type.startswith("text/"):
-            content.text_parts += 1
-            texts.append(parsed.text(ref))
-    # The plain alternative when there is one (what a text reader sees), else the HTML's visible text; URLs are
-    # taken from both, since the HTML links are what a person clicks.
-    content.text = "\n".join(texts or html_texts)[:MAX_TEXT]
-    if texts and html_texts:
-        for text in html_texts:
-            candidates.extend(urls.urls_in_text(text))
-
-
-def _read_attachments(parsed: ParsedMessage, result: Understanding, candidates: list[tuple[str, str]]) -> None:
-    for ref in parsed.parts:
-        if not ref.is_attachment:
-            continue
-        data = parsed.payload(ref)
-        described = attachments.describe(ref.filename, ref.content_type, data)
-        if _LOCKED.intersection(described.flags):  # phishing locks the file and gives the password in the body
-            passwords = attachments.passwords_in_text(f"{result.subject or ''}\n{result.content.text}")
-            if passwords:
-                described = attachments.describe(ref.filename, ref.content_type, data, passwords)
-        result.attachments.append(described)
-        candidates.extend(described.urls)
-        if _is_html(ref, described):
-            facts = html.read_html(parsed.text(ref))
-            candidates.extend((url, f"attachment:{where}") for url, where in facts.urls)
-            candidates.extend((url, "attachment:text") for url, _ in urls.urls_in_text(facts.text))
-
-
-def _is_html(ref: PartRef, described: attachments.Attachment) -> bool:
-    return "html" in ref.content_type or "html" in (described.sniffed_type or "")

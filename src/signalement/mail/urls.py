@@ -318,3 +318,8 @@ def _trim(url: str) -> str:
                 break
             url = url[: entity.start()]
     return url
+
+
+def domains(found: Iterable[FoundURL]) -> list[str]:
+    """The registered domain of each URL (its host when it has none, such as an IP address), for fingerprints."""
+    return [u.registered_domain or u.host for u in found]

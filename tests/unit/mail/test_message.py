@@ -47,7 +47,7 @@ def test_html_meta_charset_is_used_when_the_header_has_none() -> None:
     html = '<html><head><meta charset="windows-1251"></head><body>Привет</body></html>'.encode("cp1251")
     raw = b"From: a@example.com\nContent-Type: text/html\nContent-Transfer-Encoding: 8bit\n\n" + html
     parsed = parse(raw)
-    assert "Привет" in next(parsed.bodies("text/html"))
+    assert "Привет" in parsed.text(parsed.parts[0])
 
 
 def test_multipart_walk_separates_bodies_and_attachments() -> None:

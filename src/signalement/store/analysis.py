@@ -85,7 +85,7 @@ def _attachment(report_id: int, position: int, attachment: dict[str, Any]) -> di
         "report_id": report_id,
         "position": position,
         "sha256": attachment["sha256"],
-        "name": (attachment.get("name") or None) and attachment["name"][:300],
+        "name": (attachment.get("name") or "")[:300] or None,
         "sniffed_type": attachment.get("sniffed_type"),
         "size": attachment.get("size", 0),
         "flags": list(attachment.get("flags") or []),

@@ -1,4 +1,4 @@
-"""Analysis throughput: messages per second per core, and the CPU spent per stage.
+"""Analysis throughput (understanding + verdict): messages per second per core, and the CPU spent per stage.
 
     .venv/bin/python -m benchmarks.analysis                      # the dev corpus if present, else generated mail
     .venv/bin/python -m benchmarks.analysis --corpus DIR --rounds 3 --jobs 2
@@ -24,6 +24,8 @@ from signalement.analysis.runner import analyze_all
 from signalement.ingest.mailfiles import MailSource, sources
 from signalement.mail.stages import Stages
 from signalement.mail.understanding import understand
+from signalement.verdict.evidence import from_mail
+from signalement.verdict.judge import judge
 
 DEV_CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus" / "dev"
 
@@ -58,6 +60,10 @@ def run(raws: list[bytes], rounds: int) -> tuple[float, float, Stages]:
                 start = time.process_time_ns()
                 understood.as_json()  # what the worker stores and the command prints
                 s.add("as_json", time.process_time_ns() - start)
+                start = time.process_time_ns()
+                evidence = from_mail(understood)
+                s.add("evidence", time.process_time_ns() - start)
+                judge(evidence, s).as_json()  # adds "brands" and "rules"
 
         spent = cpu_seconds(work)
         if spent < best:
@@ -86,7 +92,7 @@ def main() -> None:
     parse_s, total_s, stages = run(raws, args.rounds)
     print(f"\nstdlib parser alone (compat32): {len(raws) / parse_s:8.0f} msg/s per core")
     per_message = total_s / len(raws) * 1e6
-    print(f"full understanding:             {len(raws) / total_s:8.0f} msg/s per core ({per_message:.0f} µs)")
+    print(f"full analysis:                  {len(raws) / total_s:8.0f} msg/s per core ({per_message:.0f} µs)")
     print(f"\n{'stage':<16} {'µs/msg':>8} {'share':>7}")
     accounted = sum(stages.cpu_ns.values())
     for name, ns in sorted(stages.cpu_ns.items(), key=lambda kv: -kv[1]):

@@ -124,27 +124,26 @@ def analyze(paths: tuple[str, ...], fmt: str, jobs: int) -> None:
         click.echo(json.dumps(result, ensure_ascii=False) if fmt == "jsonl" else _table_row(result))
 
 
-_TABLE_HEADINGS = ("SOURCE", "ORIGIN", "TRUSTED BY", "FROM", "SPF", "DKIM", "DMARC", "URLS", "ATT", "DEFECTS")
-_TABLE_ROW = "{:<40.40} {:<39.39} {:<16.16} {:<30.30} {:<9.9} {:<9.9} {:<9.9} {:>4} {:>3} {:>3}"
+_TABLE_HEADINGS = ("SOURCE", "CATEGORY", "SCORE", "BRANDS", "ORIGIN", "FROM", "DMARC", "URLS", "ATT", "RULES")
+_TABLE_ROW = "{:<32.32} {:<10.10} {:>5} {:<16.16} {:<39.39} {:<28.28} {:<7.7} {:>4} {:>3} {}"
 
 
 def _table_row(result: dict[str, Any]) -> str:
     if "error" in result:
         return f"{result['source']:<40.40} error: {result['error']}"
-    origin = result.get("origin") or {}
     auth = result.get("authentication") or {}
-    dkim = auth.get("dkim") or []
+    score = result.get("score")
     return _TABLE_ROW.format(
-        result["source"][-40:],
-        origin.get("ip") or "-",
-        origin.get("trusted_by") or "untrusted",
+        result["source"][-32:],
+        result.get("category") or "-",
+        f"{score:.2f}" if score is not None else "-",
+        ",".join(b["brand"] for b in result.get("brands", []) if b["impersonated"]) or "-",
+        (result.get("origin") or {}).get("ip") or "-",
         (result.get("sender") or {}).get("from_domain") or "-",
-        (auth.get("spf") or {}).get("result") or "-",
-        dkim[0].get("result", "-") if dkim else "-",
         (auth.get("dmarc") or {}).get("result") or "-",
         len(result.get("urls", [])),
         len(result.get("attachments", [])),
-        len(result.get("defects", [])),
+        ",".join(r["rule"] for r in result.get("reasons", [])),
     )
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[2] / "src" / "signalement"
-PURE = ["domain", "mail"]
-ALLOWED_PREFIXES = ("signalement.domain", "signalement.mail", "__future__")
+PURE = ["domain", "mail", "verdict"]
+ALLOWED_PREFIXES = ("signalement.domain", "signalement.mail", "signalement.verdict", "__future__")
 FORBIDDEN = {
     "fastapi",
     "starlette",

@@ -10,19 +10,18 @@ from sqlalchemy import Connection, select, update
 
 from signalement.domain.reports import ReportKind, ReportStatus
 from signalement.ingest.intake import ANALYZE_TASK
-from signalement.mail.sms import understand_sms
 from signalement.mail.trust import TrustContext
-from signalement.mail.understanding import understand
 from signalement.store.analysis import save_analysis
 from signalement.store.db import read
 from signalement.store.tables import reports, users
+from signalement.verdict.analysis import analyze_message, analyze_sms
 from signalement.work.port import Payload, TaskContext, TaskSpec
 
 
 def facts_for(kind: str, raw: bytes, context: TrustContext | None = None) -> dict[str, Any]:
     if kind == ReportKind.SMS:
-        return understand_sms(raw)
-    return understand(raw, context).as_json()
+        return analyze_sms(raw)
+    return analyze_message(raw, context)
 
 
 def analyze_report(ctx: TaskContext, payload: Payload) -> None:

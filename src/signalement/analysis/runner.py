@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from signalement.ingest.mailfiles import MailSource
-from signalement.mail.understanding import understand
+from signalement.verdict.analysis import analyze_message
 
 CHUNK = 8  # messages handed to a worker process at a time: enough to amortize the pickling, small for order
 
@@ -18,7 +18,7 @@ def analyze_source(source: MailSource) -> dict[str, Any]:
         raw = source.read()
     except (OSError, ValueError) as e:
         return {"source": source.name, "error": str(e)}
-    return {"source": source.name, **understand(raw).as_json()}
+    return {"source": source.name, **analyze_message(raw)}
 
 
 def analyze_all(sources: Iterable[MailSource], jobs: int = 1) -> Iterator[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from email import message_from_bytes
 from email.errors import HeaderParseError
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 from typing import Any
@@ -58,10 +58,20 @@ def _is_arf(msg: Message) -> bool:
     )
 
 
+def _eight_bit(raw: bytes) -> str:
+    """Unlabelled header bytes: UTF-8 when they are (most are, today), else Windows-1252 as mail clients guess."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
 def decode(value: Any) -> str:
     """A header value as text, decoding RFC 2047 words; undecodable bytes become U+FFFD."""
     if value is None:
         return ""
+    if isinstance(value, Header):  # raw 8-bit bytes in the field: compat32 would show them as U+FFFD
+        value = _eight_bit(b"".join(p if isinstance(p, bytes) else p.encode() for p, _ in decode_header(value)))
     try:
         return str(make_header(decode_header(str(value))))
     except (HeaderParseError, LookupError, UnicodeError, ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from signalement.mail import fingerprint, phones, urls
@@ -12,22 +13,53 @@ from signalement.mail import fingerprint, phones, urls
 MAX_TEXT = 10_000
 
 
-def understand_sms(raw: bytes, regions: tuple[str, ...] = ("FR",)) -> dict[str, Any]:
-    """The analysis document of an SMS blob (the canonical JSON that intake stores)."""
+@dataclass(frozen=True)
+class Sms:
+    sha256: str
+    size: int
+    sender: str
+    text: str
+    urls: list[urls.FoundURL] = field(default_factory=list)
+    phones: list[phones.Phone] = field(default_factory=list)
+    fingerprint: fingerprint.Fingerprint | None = None
+    defects: list[str] = field(default_factory=list)
+
+    @property
+    def sender_kind(self) -> str:
+        return sender_kind(self.sender)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "sms": {"sender": self.sender, "sender_kind": self.sender_kind, "text_length": len(self.text)},
+            "urls": [u.as_json() for u in self.urls],
+            "phones": [p.as_json() for p in self.phones],
+            "fingerprint": self.fingerprint.as_json() if self.fingerprint else None,
+            "defects": list(self.defects),
+        }
+
+
+def read_sms(raw: bytes, regions: tuple[str, ...] = ("FR",)) -> Sms:
+    """What an SMS blob (the canonical JSON that intake stores) says."""
     document = _document(raw)
     text = str(document.get("text") or "")[:MAX_TEXT]
-    sender = str(document.get("sender") or "")[:100]
     found = urls.collect(urls.urls_in_text(text))
-    numbers = phones.phones_in_text(text, regions)
-    return {
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "size": len(raw),
-        "sms": {"sender": sender, "sender_kind": sender_kind(sender), "text_length": len(text)},
-        "urls": [u.as_json() for u in found],
-        "phones": [p.as_json() for p in numbers],
-        "fingerprint": fingerprint.fingerprint(text, urls.domains(found)).as_json(),
-        "defects": [] if document else ["InvalidSmsDocument"],
-    }
+    return Sms(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        sender=str(document.get("sender") or "")[:100],
+        text=text,
+        urls=found,
+        phones=phones.phones_in_text(text, regions),
+        fingerprint=fingerprint.fingerprint(text, urls.domains(found)),
+        defects=[] if document else ["InvalidSmsDocument"],
+    )
+
+
+def understand_sms(raw: bytes, regions: tuple[str, ...] = ("FR",)) -> dict[str, Any]:
+    """The analysis document of an SMS blob."""
+    return read_sms(raw, regions).as_json()
 
 
 def sender_kind(sender: str) -> str:

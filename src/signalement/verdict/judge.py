@@ -1,0 +1,74 @@
+"""The verdict on a message: the brands it names or imitates, the rules that fire, and the category they lead to.
+
+`judge` runs the detectors once (brands and lookalikes, the lure lexicon, the kinds of linked hosts), then every
+rule, then the chain. Every rule that fired is a reason; the verdict explains itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from signalement.mail.stages import Stages
+from signalement.verdict import lexicon
+from signalement.verdict.chain import chain
+from signalement.verdict.evidence import Evidence
+from signalement.verdict.impersonation import BrandFinding, brand_index
+from signalement.verdict.rules import RULES, Facts, link_kinds
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"rule": self.rule, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: str
+    score: float
+    reasons: tuple[Reason, ...]
+    brands: tuple[BrandFinding, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "score": round(self.score, 3),
+            "reasons": [r.as_json() for r in self.reasons],
+            "brands": [b.as_json() for b in self.brands],
+        }
+
+
+def judge(evidence: Evidence, stages: Stages | None = None) -> Verdict:
+    stages = stages if stages is not None else Stages()
+    start = time.process_time_ns()
+    brands = brand_index().findings(evidence)
+    stages.add("brands", time.process_time_ns() - start)
+    start = time.process_time_ns()
+    facts = Facts(evidence, brands, lexicon.signals(evidence), link_kinds(evidence))
+    reasons = tuple(_fired(facts))
+    scores = chain().scores(r.rule for r in reasons)
+    category, score = chain().decide(scores)
+    stages.add("rules", time.process_time_ns() - start)
+    return Verdict(category, score, reasons, tuple(brands), scores)
+
+
+def _fired(facts: Facts) -> list[Reason]:
+    fired: list[Reason] = []
+    for name, rule in RULES.items():
+        try:
+            detail = rule.check(facts)
+        except (ValueError, TypeError, LookupError, UnicodeError, RecursionError) as e:  # a bug, not a verdict
+            log.warning("rule %s failed: %s", name, type(e).__name__)
+            continue
+        if detail is not None:
+            fired.append(Reason(name, detail))
+    return fired

@@ -1,0 +1,415 @@
+"""The rules: small named units, each documented in one line, each looking at one thing the sender controls.
+
+A rule returns a short detail when it fires (what it saw, for the verdict's reasons) and None otherwise. Which
+category a rule pushes toward, and how hard, is not decided here but in the chain (chain.toml): rules say what
+is, the chain says what it means.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from signalement.verdict import domain_lists, lexicon
+from signalement.verdict.evidence import Evidence, base
+from signalement.verdict.impersonation import BrandFinding
+from signalement.verdict.lookalikes import detector
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A message's evidence and what the detectors made of it: brands, lure signals, kinds of linked hosts."""
+
+    evidence: Evidence
+    brands: list[BrandFinding] = field(default_factory=list)
+    signals: dict[str, list[str]] = field(default_factory=dict)
+    link_kinds: dict[str, list[str]] = field(default_factory=dict)  # domain_lists kind -> hosts of clicked links
+
+    @property
+    def impersonated(self) -> list[BrandFinding]:
+        return [b for b in self.brands if b.impersonated]
+
+
+Check = Callable[[Facts], str | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    check: Check
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str, description: str) -> Callable[[Check], Check]:
+    def register(check: Check) -> Check:
+        RULES[name] = Rule(name, description, check)
+        return check
+
+    return register
+
+
+def link_kinds(evidence: Evidence) -> dict[str, list[str]]:
+    kinds: dict[str, list[str]] = {}
+    for link in evidence.links:
+        if link.clicked:
+            kind = domain_lists.kind_of(link.host)
+            if kind and link.host not in kinds.setdefault(kind, []):
+                kinds[kind].append(link.host)
+    return kinds
+
+
+def _some(items: list[str], limit: int = 3) -> str:
+    return ", ".join(items[:limit]) + (f" (+{len(items) - limit})" if len(items) > limit else "")
+
+
+def _attachments_with(facts: Facts, flags: set[str]) -> list[str]:
+    return [
+        f"{name or '(no name)'}: {_some(sorted(flags.intersection(found)))}"
+        for name, _, found in facts.evidence.attachments
+        if flags.intersection(found)
+    ]
+
+
+def _signal(name: str) -> Check:
+    def check(facts: Facts) -> str | None:
+        found = facts.signals.get(name)
+        return f'"{_some(found)}"' if found else None
+
+    return check
+
+
+# Brands and lookalikes
+
+
+@rule("lookalike-domain", "a link or the sender's domain imitates a brand's domain")
+def lookalike_domain(facts: Facts) -> str | None:
+    found = [f.lookalikes[0].detail for f in facts.brands if f.lookalikes and f.impersonated]
+    return _some(found) if found else None
+
+
+@rule("brand-impersonation", "claims a brand's name or look while its sender is not the brand")
+def brand_impersonation(facts: Facts) -> str | None:
+    found = [f"{f.brand.name}: {f.why}" for f in facts.impersonated if not f.lookalikes]
+    return _some(found, 2) if found else None
+
+
+@rule("authenticated-brand", "comes from a brand's own domain with a DMARC-aligned pass")
+def authenticated_brand(facts: Facts) -> str | None:
+    found = [f.brand.name for f in facts.brands if f.why.startswith("authenticated")]
+    return _some(found) if found else None
+
+
+@rule("mixed-script-domain", "a link's domain mixes scripts the way spoofed IDNs do")
+def mixed_script_domain(facts: Facts) -> str | None:
+    hosts = [link.host for link in facts.evidence.links]
+    found = [x.detail for host in hosts for x in detector().check(host) if x.kind == "mixed-script"]
+    return _some(found) if found else None
+
+
+# Domains a sender chose
+
+# The top-level domains where most registrations are abused (Spamhaus's "most abused TLDs", Interisle's Phishing
+# Landscape 2023-2025): cheap or free names bought in bulk. A legitimate sender rarely mails from them.
+ABUSED_TLDS = frozenset(
+    """xyz top click shop online site icu buzz monster cyou sbs cfd best rest bond lol quest tk ml ga cf gq work
+    support fun space website store club biz pw loan win bid men date racing review stream download trade
+    accountant science party gdn kim country zip mov beauty hair skin makeup autos boats homes yachts mom
+    vip live life today world link digital email pro cam uno casa bar surf""".split()
+)
+_RANDOM_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{6,}|\d[a-z]+\d|[a-z]\d{2,}[a-z]")
+
+
+def _sender_and_link_domains(facts: Facts) -> list[str]:
+    evidence = facts.evidence
+    found = [base(evidence.from_domain)] + [link.domain for link in evidence.links if link.clicked]
+    return list(dict.fromkeys(d for d in found if d))
+
+
+@rule("abused-tld", "the sender or a link is under a top-level domain where most names are bought for abuse")
+def abused_tld(facts: Facts) -> str | None:
+    found = [d for d in _sender_and_link_domains(facts) if d.rpartition(".")[2] in ABUSED_TLDS]
+    return _some(found) if found else None
+
+
+@rule("random-domain", "the sender or a link has a machine-made name: consonant runs, digits among letters")
+def random_domain(facts: Facts) -> str | None:
+    found = [d for d in _sender_and_link_domains(facts) if _looks_random(d)]
+    return _some(found) if found else None
+
+
+def _looks_random(domain: str) -> bool:
+    label = domain.partition(".")[0]
+    return len(label) >= 8 and bool(_RANDOM_RUN.search(label))
+
+
+# Credentials and links
+
+
+@rule("password-form", "holds a form asking for a password, in the body or an HTML attachment")
+def password_form(facts: Facts) -> str | None:
+    if facts.evidence.password_input:
+        return "password field in the message body"
+    found = _attachments_with(facts, {"html-password"})
+    return _some(found) if found else None
+
+
+@rule("html-form", "holds a form that posts somewhere, in the body or an HTML attachment")
+def html_form(facts: Facts) -> str | None:
+    if facts.evidence.forms:
+        return f"{facts.evidence.forms} form(s) in the message body"
+    found = _attachments_with(facts, {"html-form"})
+    return _some(found) if found else None
+
+
+@rule("html-attachment", "carries an HTML page to open locally, a way around link scanners")
+def html_attachment(facts: Facts) -> str | None:
+    found = [
+        n or "(no name)"
+        for n, sniffed, _ in facts.evidence.attachments
+        if "html" in sniffed or n.lower().endswith((".htm", ".html", ".shtml", ".xhtml"))
+    ]
+    return _some(found) if found else None
+
+
+@rule("link-to-ip", "a link points to a bare IP address")
+def link_to_ip(facts: Facts) -> str | None:
+    found = [
+        link.host
+        for link in facts.evidence.links
+        if link.clicked and ((link.host[:1].isdigit() and link.host.replace(".", "").isdigit()) or ":" in link.host)
+    ]
+    return _some(found) if found else None
+
+
+@rule("link-to-hosting", "a link points to free hosting or a site builder, where anyone gets a subdomain")
+def link_to_hosting(facts: Facts) -> str | None:
+    found = facts.link_kinds.get("hosting")
+    return _some(found) if found else None
+
+
+@rule("link-to-file-sharing", "a link points to a file-sharing or form service, a common lure carrier")
+def link_to_file_sharing(facts: Facts) -> str | None:
+    found = facts.link_kinds.get("file_sharing")
+    return _some(found) if found else None
+
+
+@rule("link-shortener", "a link hides its target behind a URL shortener")
+def link_shortener(facts: Facts) -> str | None:
+    found = facts.link_kinds.get("shortener")
+    return _some(found) if found else None
+
+
+@rule("qr-code-link", "an image or attachment holds a QR code leading to a web page")
+def qr_code_link(facts: Facts) -> str | None:
+    found = _attachments_with(facts, {"quishing"})
+    return _some(found) if found else None
+
+
+@rule("single-link-short-text", "a short text whose point is one link to another domain than the sender's")
+def single_link_short_text(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    clicked = {link.domain for link in evidence.links if link.clicked}
+    sender = base(evidence.from_domain)
+    words = len(evidence.words("text").words)
+    if len(clicked) == 1 and sender not in clicked and 0 < words <= 60:
+        return f"{words} distinct words and one link to {next(iter(clicked))}"
+    return None
+
+
+# Authentication and the sender's identity
+
+
+@rule("authentication-failed", "a trusted receiver saw the From domain fail DMARC, or SPF with no passing signature")
+def authentication_failed(facts: Facts) -> str | None:
+    auth = facts.evidence.auth
+    if not auth.failed():
+        return None
+    return f"dmarc={auth.dmarc or 'none'} spf={auth.spf or 'none'} for {facts.evidence.from_domain}"
+
+
+@rule("authenticated-sender", "a trusted receiver saw the From domain pass DMARC (aligned DKIM or SPF)")
+def authenticated_sender(facts: Facts) -> str | None:
+    return f"aligned pass for {facts.evidence.from_domain}" if facts.evidence.auth.aligned_pass() else None
+
+
+@rule("freemail-sender", "sent from a free mailbox anyone can open")
+def freemail_sender(facts: Facts) -> str | None:
+    domain = facts.evidence.from_domain
+    return domain if domain and domain_lists.kind_of(domain) == "freemail" else None
+
+
+@rule("reply-to-elsewhere", "replies go to another domain than the sender's, a free mailbox")
+def reply_to_elsewhere(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    sender = base(evidence.from_domain)
+    found = [d for d in evidence.reply_to_domains if base(d) != sender and domain_lists.kind_of(d) == "freemail"]
+    return _some(found) if found else None
+
+
+@rule("display-name-address", "the display name shows another address than the sender's")
+def display_name_address(facts: Facts) -> str | None:
+    return facts.evidence.display_name[:80] if "display-name-address-mismatch" in facts.evidence.sender_flags else None
+
+
+# Attachments that run code
+
+
+_EXECUTABLE = {"executable", "executable-in-archive", "script", "hta", "lnk", "disk-image", "java-class", "msi"}
+_MACRO = {"macro", "macros", "vba", "remote-template", "embedded-object"}
+_SMUGGLING = {"html-smuggling", "svg-script", "html-obfuscated"}
+_PDF_ACTIVE = {"pdf-javascript", "pdf-launch", "pdf-embedded-file"}
+_DISGUISE = {"double-extension", "extension-mismatch", "bidi-filename"}
+_LOCKED = {"password-protected", "encrypted-archive", "office-encrypted", "pdf-password-protected"}
+
+
+@rule("executable-attachment", "carries a program, a script, a shortcut or a disk image, or an archive of one")
+def executable_attachment(facts: Facts) -> str | None:
+    found = _attachments_with(facts, _EXECUTABLE)
+    return _some(found) if found else None
+
+
+@rule("macro-document", "carries an office document with macros, an embedded object or a remote template")
+def macro_document(facts: Facts) -> str | None:
+    found = _attachments_with(facts, _MACRO)
+    return _some(found) if found else None
+
+
+@rule("html-smuggling", "an attachment builds a file or hides its code with script")
+def html_smuggling(facts: Facts) -> str | None:
+    found = _attachments_with(facts, _SMUGGLING)
+    return _some(found) if found else None
+
+
+@rule("active-pdf", "a PDF runs script, launches a program or embeds a file")
+def active_pdf(facts: Facts) -> str | None:
+    found = _attachments_with(facts, _PDF_ACTIVE)
+    return _some(found) if found else None
+
+
+@rule("disguised-attachment", "an attachment's name hides its real type")
+def disguised_attachment(facts: Facts) -> str | None:
+    found = _attachments_with(facts, _DISGUISE)
+    return _some(found) if found else None
+
+
+@rule("locked-attachment", "an attachment is locked by a password, out of reach of scanners")
+def locked_attachment(facts: Facts) -> str | None:
+    found = _attachments_with(facts, _LOCKED)
+    return _some(found) if found else None
+
+
+# What the message says (lexicon.toml)
+
+
+# One rule per signal of the lexicon, named and described as there.
+for _name, _description in lexicon.descriptions().items():
+    rule(_name, _description)(_signal(_name))
+
+
+_BITCOIN = re.compile(r"\b(?:bc1[02-9ac-hj-np-z]{25,59}|[13][1-9A-HJ-NP-Za-km-z]{25,34})\b")
+
+
+@rule("crypto-wallet", "gives a cryptocurrency address to pay to")
+def crypto_wallet(facts: Facts) -> str | None:
+    found = _BITCOIN.search(facts.evidence.text)
+    return found.group(0) if found else None
+
+
+@rule("callback-number", "asks to call a phone number about a payment or a support case")
+def callback_number(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    if evidence.phones and ({"tech-support", "payment-lure"} & facts.signals.keys()) and not evidence.links:
+        return _some(list(evidence.phones))
+    return None
+
+
+# How the message is written
+
+# Invisible characters put inside words to break filters' word matching: zero-width and format characters, the
+# tag block and variation selectors (emoji presentation, U+FE0F, is ordinary and not counted).
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\u00ad\ufeff\ufe00-\ufe0e\U000e0000-\U000e01ef]")
+_GREETING_ADDRESS = re.compile(r"^\W*(?:\w+\W+){0,2}?[\w.+-]+@[\w-]+(?:\.[\w-]+)*\s*[,!:]", re.ASCII)
+_PICTOGRAPH = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
+_DISGUISED_WORD = re.compile(r"\b[A-Z]{2,}[l01][A-Z]{2,}\b")  # l for I, 0 for O, 1 for I
+
+
+@rule("invisible-characters", "hides invisible characters inside words, to break word filters")
+def invisible_characters(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    count = sum(len(_INVISIBLE.findall(part)) for part in (evidence.subject, evidence.display_name, evidence.text))
+    return f"{count} invisible characters" if count >= 5 else None
+
+
+@rule("disguised-words", "writes words with look-alike letters or digits (CONFlRM, B0NUS) to slip past filters")
+def disguised_words(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    found = _DISGUISED_WORD.findall(f"{evidence.subject}\n{evidence.text[:5000]}")
+    return _some(list(dict.fromkeys(found))) if found else None
+
+
+@rule("address-greeting", "addresses the reader by their e-mail address, as mass mailings that know nothing else do")
+def address_greeting(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    for part in (evidence.subject, evidence.text[:300]):
+        if _GREETING_ADDRESS.match(part):
+            return part[:60]
+    return None
+
+
+@rule("pictographs-in-name", "the sender's display name carries emoji, as promotions do")
+def pictographs_in_name(facts: Facts) -> str | None:
+    name = facts.evidence.display_name
+    return name[:60] if _PICTOGRAPH.search(name) else None
+
+
+@rule("shouting-subject", "the subject shouts: capitals, exclamation marks, money signs")
+def shouting_subject(facts: Facts) -> str | None:
+    subject = facts.evidence.subject
+    letters = [c for c in subject if c.isalpha()]
+    capitals = sum(c.isupper() for c in letters)
+    if (len(letters) >= 12 and capitals / len(letters) > 0.7) or subject.count("!") >= 3 or "$$" in subject:
+        return subject[:80]
+    return None
+
+
+@rule("html-only", "HTML with no plain-text alternative")
+def html_only(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    return "no text/plain part" if evidence.html_parts and not evidence.text_parts else None
+
+
+@rule("html-without-unsubscribe", "an HTML mailing that links away from its sender and has no List-Unsubscribe")
+def html_without_unsubscribe(facts: Facts) -> str | None:
+    # Bulk senders must offer List-Unsubscribe (RFC 8058; Gmail's and Yahoo's rules since 2024); a transactional
+    # mail without it links to its own sender's site.
+    evidence = facts.evidence
+    if not evidence.html_parts or evidence.has_unsubscribe:
+        return None
+    clicked = [link for link in evidence.links if link.clicked]
+    sender = base(evidence.from_domain)
+    if clicked and all(link.domain != sender and domain_lists.kind_of(link.host) != "esp" for link in clicked):
+        return f"links to {_some(list(dict.fromkeys(link.domain for link in clicked)))}"
+    return None
+
+
+@rule("image-only", "an HTML message with almost no text: its words are in images, out of filters' reach")
+def image_only(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    words = len(evidence.words("text").words)
+    return f"{words} distinct words" if evidence.html_parts and words < 30 else None
+
+
+@rule("mailing-list", "a discussion list's message: List-Id and a way to unsubscribe")
+def mailing_list(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    return evidence.list_id[:80] if evidence.list_id and evidence.has_unsubscribe else None
+
+
+@rule("sms-link", "an SMS whose point is a link")
+def sms_link(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    return evidence.links[0].host if evidence.kind == "sms" and evidence.links else None

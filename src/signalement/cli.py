@@ -147,6 +147,18 @@ def _table_row(result: dict[str, Any]) -> str:
     )
 
 
+@main.command()
+def rules() -> None:
+    """The verdict's rules, each with what it looks at and its weights in the chain."""
+    from signalement.verdict.chain import chain
+    from signalement.verdict.rules import RULES
+
+    weights = {link.rule: link.weights for link in chain().links}
+    for name, rule in RULES.items():
+        pushes = ", ".join(f"{category} {weight:+g}" for category, weight in weights.get(name, {}).items())
+        click.echo(f"{name:<26} {pushes:<40} {rule.description}")
+
+
 @main.group()
 def url() -> None:
     """URLs as Safe Browsing sees them."""

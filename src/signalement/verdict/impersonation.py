@@ -16,13 +16,15 @@ from typing import Any
 
 from signalement.verdict import domain_lists
 from signalement.verdict.brands import Brand, Registry, registry
-from signalement.verdict.evidence import Evidence
+from signalement.verdict.evidence import Evidence, base
 from signalement.verdict.lookalikes import Detector, Lookalike, detector
 from signalement.verdict.text import PhraseIndex
 
 CLAIMS = ("display_name", "sms_sender")  # the sender says it is the brand
-LOOKS = ("title", "alts")  # the message looks like the brand's
-TALKS = ("subject", "text")  # the message talks about it
+LOOKS = ("title",)  # the message looks like the brand's page
+# The message talks about it. Image alt texts are here, not in LOOKS: "Facebook" and "Google Play" icons end most
+# newsletters.
+TALKS = ("subject", "alts", "text")
 # Words that a service's display name adds to its brand ("PayPal Service"): with any other word beside a one-word
 # brand, the display name is a person's ("Ian Bell", "Alan Smith").
 _SERVICE_WORDS = frozenset(
@@ -33,9 +35,6 @@ _SERVICE_WORDS = frozenset(
     service client kundenservice kundendienst atendimento servicio servizio clienti klantenservice securite
     compte espace conseiller""".split()
 )
-# Kinds of lookalike that a legitimate unrelated domain can show by chance ("nypost" is one key from "nzpost",
-# "optusnet" joins "optus"): they count only when the message also names the brand.
-_WEAK = {"typosquat", "combosquat"}
 
 
 @dataclass
@@ -119,17 +118,25 @@ def _claims(padded: str, names: list[str]) -> bool:
     return leads and (len(others) >= 2 or any(" " in name for name in names))
 
 
+def _mailbox(domain: str | None) -> bool:
+    """A mailbox anyone can open at the brand (gmail.com, outlook.com) proves nothing about who writes from it; a
+    subdomain (arf.mail.yahoo.com) is the brand's own."""
+    return bool(domain) and domain_lists.kind_of(domain or "") == "freemail" and base(domain) == domain
+
+
 def _shown(finding: BrandFinding | None) -> bool:
     return finding is not None and (finding.claimed or finding.looked)
 
 
 def _weak(lookalike: Lookalike, brand: Brand) -> bool:
-    if lookalike.kind not in _WEAK:
-        return False
-    # A combosquat that sets the brand apart with a hyphen (paypal-secure.com) is deliberate.
-    return lookalike.kind == "typosquat" or not any(
-        f"{label}-" in lookalike.detail or f"-{label}" in lookalike.detail for label in brand.labels
-    )
+    """Whether a lookalike could be chance: a typo of another word, the brand glued to words, or its label alone
+    in a subdomain (outlook.example.biz). The brand's whole domain as labels, a hyphenated or a confusable
+    spelling is deliberate."""
+    if lookalike.kind == "brand-label":
+        return "brand domain as labels" not in lookalike.detail
+    if lookalike.kind == "combosquat":
+        return not any(f"{label}-" in lookalike.detail or f"-{label}" in lookalike.detail for label in brand.labels)
+    return lookalike.kind == "typosquat"
 
 
 def _hosts(evidence: Evidence) -> list[str]:
@@ -141,8 +148,7 @@ def _hosts(evidence: Evidence) -> list[str]:
 
 def _judge(finding: BrandFinding, evidence: Evidence) -> tuple[bool, str]:
     brand = finding.brand
-    # A mailbox anyone can open at the brand (gmail.com, outlook.com) proves nothing about who writes from it.
-    own_sender = brand.owns(evidence.from_domain) and domain_lists.kind_of(evidence.from_domain or "") != "freemail"
+    own_sender = brand.owns(evidence.from_domain) and not _mailbox(evidence.from_domain)
     if own_sender and evidence.auth.aligned_pass():
         return False, f"authenticated mail from {evidence.from_domain}, one of {brand.name}'s domains"
     if own_sender and evidence.auth.failed():

@@ -1,0 +1,84 @@
+"""Rules one by one, on evidence built by hand: each fires on what it names and stays quiet otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from signalement.verdict.evidence import Auth, Evidence, Link
+from signalement.verdict.rules import RULES, Facts, link_kinds
+
+
+def _link(host: str, domain: str | None = None, where: str = "html:a") -> Link:
+    return Link(f"https://{host}/x", host, domain or host, (where,), None, where != "html:img")
+
+
+def _fires(rule: str, evidence: Evidence, **facts: object) -> str | None:
+    return RULES[rule].check(Facts(evidence, link_kinds=link_kinds(evidence), **facts))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rule", "evidence"),
+    [
+        ("password-form", Evidence("mail", password_input=True)),
+        ("password-form", Evidence("mail", attachments=(("login.html", "text/html", ("html-password",)),))),
+        ("executable-attachment", Evidence("mail", attachments=(("x.zip", "zip", ("executable-in-archive",)),))),
+        ("macro-document", Evidence("mail", attachments=(("x.docm", "ooxml", ("macros",)),))),
+        ("link-to-ip", Evidence("mail", links=(_link("192.0.2.7"),))),
+        ("link-to-hosting", Evidence("mail", links=(_link("login-x.web.app", "login-x.web.app"),))),
+        ("link-shortener", Evidence("mail", links=(_link("bit.ly"),))),
+        ("authentication-failed", Evidence("mail", from_domain="bank.example", auth=Auth(dmarc="fail"))),
+        ("authenticated-sender", Evidence("mail", from_domain="bank.example", auth=Auth(dmarc="pass"))),
+        ("freemail-sender", Evidence("mail", from_domain="gmail.com")),
+        ("reply-to-elsewhere", Evidence("mail", from_domain="bank.example", reply_to_domains=("gmail.com",))),
+        ("abused-tld", Evidence("mail", from_domain="promo.tangoo.shop")),
+        ("random-domain", Evidence("mail", from_domain="5du256wvoz.com")),
+        ("invisible-characters", Evidence("mail", subject="M\u200bi\u200bc\u200br\u200bo\u200bsoft")),
+        ("disguised-words", Evidence("mail", subject="CONFlRM your B0NUS")),
+        ("address-greeting", Evidence("mail", text="Hello jane.doe@example.org, your parcel is waiting")),
+        ("pictographs-in-name", Evidence("mail", display_name="\U0001f525 Bonus")),
+        ("shouting-subject", Evidence("mail", subject="YOU HAVE WON A BRAND NEW CAR")),
+        ("html-only", Evidence("mail", html_parts=1)),
+        ("image-only", Evidence("mail", html_parts=1, text="Click")),
+        ("mailing-list", Evidence("mail", list_id="<dev.lists.example>", has_unsubscribe=True)),
+        ("crypto-wallet", Evidence("mail", text="Send to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq now")),
+        ("sms-link", Evidence("sms", links=(_link("colis-suivi.example"),))),
+        (
+            "html-without-unsubscribe",
+            Evidence("mail", html_parts=1, from_domain="a.example", links=(_link("b.example"),)),
+        ),
+        (
+            "single-link-short-text",
+            Evidence("mail", from_domain="a.example", text="Your parcel: pay now", links=(_link("b.example"),)),
+        ),
+    ],
+)
+def test_rule_fires(rule: str, evidence: Evidence) -> None:
+    assert _fires(rule, evidence)
+
+
+@pytest.mark.parametrize(
+    ("rule", "evidence"),
+    [
+        ("link-to-ip", Evidence("mail", links=(_link("example.org"),))),
+        ("link-shortener", Evidence("mail", links=(_link("bit.ly", where="html:img"),))),  # an image, not a click
+        ("authentication-failed", Evidence("mail", from_domain="bank.example", auth=Auth(spf="fail", dkim_pass_domains=("bank.example",)))),
+        ("reply-to-elsewhere", Evidence("mail", from_domain="gmail.com", reply_to_domains=("gmail.com",))),
+        ("random-domain", Evidence("mail", from_domain="lemonde.fr")),
+        ("disguised-words", Evidence("mail", subject="MySQL and SuSE: RrPZMC")),
+        ("pictographs-in-name", Evidence("mail", display_name="Marie Curie")),
+        ("html-without-unsubscribe", Evidence("mail", html_parts=1, from_domain="a.example", links=(_link("a.example"),))),
+        ("html-without-unsubscribe", Evidence("mail", html_parts=1, has_unsubscribe=True, links=(_link("b.example"),))),
+        ("shouting-subject", Evidence("mail", subject="Minutes of the AGM")),
+    ],
+)
+def test_rule_stays_quiet(rule: str, evidence: Evidence) -> None:
+    assert _fires(rule, evidence) is None
+
+
+def test_lexicon_rules_fire_on_their_phrases() -> None:
+    from signalement.verdict import lexicon
+
+    evidence = Evidence("mail", subject="Votre colis est en attente", text="Please verify your account today.")
+    found = lexicon.signals(evidence)
+    assert "credential-lure" in found
+    assert _fires("credential-lure", evidence, signals=found)

@@ -45,7 +45,10 @@ def test_real_phishing_and_malspam_are_caught() -> None:
 
 def test_an_sms_pushing_a_lookalike_is_phishing() -> None:
     raw = json.dumps(
-        {"sender": "+33612345678", "text": "Votre colis est en attente: reglez 1,99 EUR https://laposte-suivi-colis.com/p"}
+        {
+            "sender": "+33612345678",
+            "text": "Votre colis est en attente: reglez 1,99 EUR https://laposte-suivi-colis.com/p",
+        }
     ).encode()
     document = analyze_sms(raw)
     assert document["category"] == "phishing"

@@ -17,7 +17,9 @@ def _finding(evidence: Evidence, brand: str) -> tuple[bool, list[str], str]:
 
 
 def test_a_display_name_claiming_a_brand_from_another_domain() -> None:
-    evidence = Evidence("mail", display_name="PayPal Service", from_domain="mailer.example", links=(_link("x.example"),))
+    evidence = Evidence(
+        "mail", display_name="PayPal Service", from_domain="mailer.example", links=(_link("x.example"),)
+    )
     impersonated, named_in, why = _finding(evidence, "paypal")
     assert impersonated and named_in == ["display_name"] and "mailer.example" in why
 
@@ -46,7 +48,9 @@ def test_the_brand_domain_failing_authentication_is_spoofed() -> None:
 
 
 def test_a_freemail_account_at_the_brand_proves_nothing() -> None:
-    evidence = Evidence("mail", display_name="Microsoft 365 Security", from_domain="outlook.com", auth=Auth(dmarc="pass"))
+    evidence = Evidence(
+        "mail", display_name="Microsoft 365 Security", from_domain="outlook.com", auth=Auth(dmarc="pass")
+    )
     impersonated, _, _ = _finding(evidence, "microsoft")
     assert impersonated
 
@@ -66,5 +70,7 @@ def test_an_sms_sender_id_alone_is_not_impersonation() -> None:
     evidence = Evidence("sms", sms_sender="LaPoste", text="Votre colis est en route")
     impersonated, named_in, _ = _finding(evidence, "la-poste")
     assert not impersonated and "sms_sender" in named_in
-    pushed = Evidence("sms", sms_sender="LaPoste", text="Colis: https://suivi-colis.example", links=(_link("suivi-colis.example"),))
+    pushed = Evidence(
+        "sms", sms_sender="LaPoste", text="Colis: https://suivi-colis.example", links=(_link("suivi-colis.example"),)
+    )
     assert _finding(pushed, "la-poste")[0]

@@ -12,6 +12,9 @@ def _link(host: str, domain: str | None = None, where: str = "html:a") -> Link:
     return Link(f"https://{host}/x", host, domain or host, (where,), None, where != "html:img")
 
 
+SPF_FAIL_DKIM_PASS = Auth(spf="fail", dkim_pass_domains=("bank.example",))
+
+
 def _fires(rule: str, evidence: Evidence, **facts: object) -> str | None:
     return RULES[rule].check(Facts(evidence, link_kinds=link_kinds(evidence), **facts))  # type: ignore[arg-type]
 
@@ -56,17 +59,26 @@ def test_rule_fires(rule: str, evidence: Evidence) -> None:
     assert _fires(rule, evidence)
 
 
+OWN_LINK = (_link("a.example"),)
+
+
 @pytest.mark.parametrize(
     ("rule", "evidence"),
     [
         ("link-to-ip", Evidence("mail", links=(_link("example.org"),))),
         ("link-shortener", Evidence("mail", links=(_link("bit.ly", where="html:img"),))),  # an image, not a click
-        ("authentication-failed", Evidence("mail", from_domain="bank.example", auth=Auth(spf="fail", dkim_pass_domains=("bank.example",)))),
+        (
+            "authentication-failed",
+            Evidence("mail", from_domain="bank.example", auth=Auth(spf="fail", dkim_pass_domains=("bank.example",))),
+        ),
         ("reply-to-elsewhere", Evidence("mail", from_domain="gmail.com", reply_to_domains=("gmail.com",))),
         ("random-domain", Evidence("mail", from_domain="lemonde.fr")),
         ("disguised-words", Evidence("mail", subject="MySQL and SuSE: RrPZMC")),
         ("pictographs-in-name", Evidence("mail", display_name="Marie Curie")),
-        ("html-without-unsubscribe", Evidence("mail", html_parts=1, from_domain="a.example", links=(_link("a.example"),))),
+        (
+            "html-without-unsubscribe",
+            Evidence("mail", html_parts=1, from_domain="a.example", links=(_link("a.example"),)),
+        ),
         ("html-without-unsubscribe", Evidence("mail", html_parts=1, has_unsubscribe=True, links=(_link("b.example"),))),
         ("shouting-subject", Evidence("mail", subject="Minutes of the AGM")),
     ],

@@ -57,8 +57,24 @@ def test_table_format_has_a_heading_and_a_row_per_message(tmp_path: Path) -> Non
     result = run(tmp_path, "analyze", str(tmp_path), "--format", "table")
     assert result.returncode == 0, result.stderr
     heading, *rows = result.stdout.splitlines()
-    assert heading.split()[:2] == ["SOURCE", "ORIGIN"]
+    assert heading.split()[:3] == ["SOURCE", "CATEGORY", "SCORE"]
     assert len(rows) == 2
+    assert all(row.split()[1] in {"phishing", "malware", "scam", "spam", "legitimate"} for row in rows)
+
+
+def test_the_verdict_is_in_each_document(tmp_path: Path) -> None:
+    (tmp_path / "m.eml").write_bytes(next(messages(1, seed=14)))
+    result = run(tmp_path, "analyze", str(tmp_path / "m.eml"))
+    document = json.loads(result.stdout)
+    assert document["category"] in {"phishing", "malware", "scam", "spam", "legitimate"}
+    assert 0 <= document["score"] <= 1
+    assert isinstance(document["reasons"], list) and isinstance(document["brands"], list)
+
+
+def test_rules_lists_every_rule_with_its_weights(tmp_path: Path) -> None:
+    result = run(tmp_path, "rules")
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith("lookalike-domain") and "phishing +" in line for line in result.stdout.splitlines())
 
 
 def test_url_canonicalize_and_expressions(tmp_path: Path) -> None:

@@ -11,13 +11,20 @@ from typing import Any
 from sqlalchemy import Connection, case, delete, literal, select, update
 
 from signalement.domain.reports import ReportStatus
+from signalement.store.campaigns import assign, prior_of
 from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import UTCDateTime, report_attachments, report_phones, report_urls, reports, urls
 
 
 def save_analysis(conn: Connection, report_id: int, received_at: datetime, facts: dict[str, Any]) -> None:
+    """Store the document, the verdict's columns and the searchable rows, and assign the report's campaign (its
+    public id and the evidence that joined it go into the document as `campaign`), all in the caller's
+    transaction."""
     origin = facts.get("origin") or {}
     sender = facts.get("sender") or {}
+    category, score = facts.get("category"), facts.get("score")
+    assignment = assign(conn, report_id, facts, received_at, prior_of(conn, report_id))
+    facts = {**facts, "campaign": assignment.as_json() if assignment else None}
     conn.execute(
         update(reports)
         .where(reports.c.id == report_id)
@@ -28,6 +35,9 @@ def save_analysis(conn: Connection, report_id: int, received_at: datetime, facts
             error=None,
             origin_ip=origin.get("ip"),
             from_domain=sender.get("from_domain"),
+            campaign_id=assignment.campaign_id if assignment else None,
+            verdict_category=category if isinstance(category, str) else None,
+            verdict_score=float(score) if isinstance(score, int | float) else None,
         )
     )
     for table in (report_urls, report_phones, report_attachments):

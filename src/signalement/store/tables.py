@@ -9,7 +9,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -111,6 +113,10 @@ reports = Table(
     # Searchable identities from the analysis: the origin IP of a trusted chain and the From domain.
     Column("origin_ip", String(45), index=True),
     Column("from_domain", String(255), index=True),
+    # The verdict (signalement.verdict) and the campaign the report was assigned to (store/campaigns.py).
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="SET NULL"), index=True),
+    Column("verdict_category", String(16), index=True),
+    Column("verdict_score", Float),
     UniqueConstraint("submitter", "sha256", name="uq_reports_submitter_sha256"),
 )
 
@@ -214,4 +220,52 @@ job_failures = Table(
     Column("task", String(128), nullable=False),
     Column("error", Text, nullable=False),
     Column("failed_at", UTCDateTime(), nullable=False),
+)
+
+
+CAMPAIGN_CATEGORIES = ("phishing", "malware", "scam", "spam", "legitimate", "unclassified")
+
+# Campaigns: reports clustered by the LSH bands of their text's fingerprint and their distinctive URL domains
+# (signalement.verdict.campaigns decides, store/campaigns.py keeps these tables). Counters only grow or shrink by
+# one report at a time, in the transaction that stores the report's analysis.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("public_id", String(16), nullable=False, unique=True),  # "cmp-" + 12 hex digits, stable
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False, index=True),
+    Column("reports", Integer, nullable=False),
+    # Reports per verdict category (or none yet): columns, so that a count moves without reading it first.
+    *(Column(category, Integer, nullable=False) for category in CAMPAIGN_CATEGORIES),
+    Column("brands", JSON, nullable=False),  # {brand id: reports impersonating it}
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# The keys that find a campaign: the band keys of its exemplars ("b<band>:<hex>") and its distinctive URL domains
+# ("d:<domain>"). The primary key (key first) is the lookup index; on SQLite the table is the index itself. No
+# foreign key: checking one per row doubles the cost of storing an exemplar's 32 keys, the rows are written only
+# beside their campaign, and the lookup joins `campaigns`, so a key left by a removed campaign finds nothing.
+campaign_keys = Table(
+    "campaign_keys",
+    metadata,
+    Column("key", String(260), primary_key=True),
+    Column("campaign_id", Id, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
+# A campaign's volume over time: reports per day (UTC) of reception.
+campaign_days = Table(
+    "campaign_days",
+    metadata,
+    Column(
+        "campaign_id",
+        Id,
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("day", Date, primary_key=True),
+    Column("reports", Integer, nullable=False),
+    sqlite_with_rowid=False,
 )

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from signalement import __version__
 from signalement.ingest.group_commit import GroupCommitter
 from signalement.platform import Platform
-from signalement.web import admin_api, health, me_api, reports_api, schemas, signal_spam, sms_api
+from signalement.web import admin_api, campaigns_api, health, me_api, reports_api, schemas, signal_spam, sms_api
 from signalement.web.auth import Authenticator, BasicCache
 from signalement.web.errors import ERROR_RESPONSES, document_schemas, install_error_handlers
 from signalement.web.ratelimit import RateLimiter
@@ -25,7 +25,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
     app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)
-    for module in (reports_api, sms_api, signal_spam, me_api, admin_api, health):
+    for module in (reports_api, sms_api, signal_spam, me_api, admin_api, campaigns_api, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     document_schemas(app, schemas.BatchRequest)
     app.state.metrics = health.Metrics(platform)

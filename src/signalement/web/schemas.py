@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
 from signalement.domain.reports import ReportedCategory
 
@@ -16,6 +16,11 @@ class ReportAck(BaseModel):
     created: bool = Field(description="False when the same reporter had already sent the same bytes.")
     sha256: str
     status_url: str | None
+
+
+class Verdict(BaseModel):
+    category: str = Field(description="phishing, malware, scam, spam or legitimate.")
+    score: float | None = Field(description="How sure, from 0 to 1.")
 
 
 class Report(BaseModel):
@@ -37,6 +42,24 @@ class Report(BaseModel):
         "fingerprint and defects (docs/analysis.md)."
     )
     error: str | None
+    verdict: Verdict | None = Field(default=None, description="The analysis's verdict; null until there is one.")
+    campaign_id: str | None = Field(
+        default=None, description="The public id of the report's campaign (`GET /api/v1/campaigns/{id}`, staff)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any) -> Any:
+        """From a `reports` row: the verdict's two columns, and the campaign's public id, which the stored document
+        holds (`facts.campaign.id`, written with `campaign_id`)."""
+        if not isinstance(data, dict) or "verdict_category" not in data:
+            return data
+        row = dict(data)
+        category, score = row.pop("verdict_category"), row.pop("verdict_score", None)
+        row["verdict"] = {"category": category, "score": score} if category else None
+        campaign = (row.get("facts") or {}).get("campaign") if row.get("campaign_id") is not None else None
+        row["campaign_id"] = campaign.get("id") if isinstance(campaign, dict) else None
+        return row
 
 
 class ReportPage(BaseModel):
@@ -91,3 +114,45 @@ class SmsReportIn(BaseModel):
     reported_category: ReportedCategory | None = None
     comment: str | None = Field(default=None, max_length=10_000)
     client: str | None = Field(default=None, max_length=200)
+
+
+class CampaignBrand(BaseModel):
+    brand: str = Field(description="The brand's id in the registry.")
+    name: str
+    reports: int = Field(description="Reports of the campaign that impersonate it.")
+
+
+class Campaign(BaseModel):
+    id: str = Field(description="The campaign's stable public id: `cmp-` and 12 hexadecimal digits.")
+    first_seen: datetime = Field(description="The earliest reception of one of its reports.")
+    last_seen: datetime
+    reports: int
+    categories: dict[str, int] = Field(description="Reports per verdict category (`unclassified`: none yet).")
+    brands: list[CampaignBrand]
+
+
+class CampaignDay(BaseModel):
+    day: date
+    reports: int
+
+
+class CampaignNetwork(BaseModel):
+    network: str = Field(description="The /24 (IPv4) or /48 (IPv6) of the reports' origin IPs.")
+    reports: int
+
+
+class CampaignUrl(BaseModel):
+    url: str = Field(description="A canonical URL found in the campaign's reports.")
+    domain: str | None
+    reports: int
+
+
+class CampaignSummary(Campaign):
+    days: list[CampaignDay] = Field(description="Reports per day of reception (UTC), oldest first.")
+    networks: list[CampaignNetwork] = Field(description="The 20 origin networks with the most reports.")
+    urls: list[CampaignUrl] = Field(description="The 20 URLs found in the most reports.")
+
+
+class CampaignPage(BaseModel):
+    items: list[Campaign]
+    next_cursor: int | None = Field(description="Pass as `after` to get the next page; null on the last page.")

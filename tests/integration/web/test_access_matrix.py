@@ -62,7 +62,8 @@ def admin_only(status: int) -> Expected:
 
 
 # What each caller gets on each route. Paths are the app's templates; the test fills {report_id} with a report
-# of the `reporter` caller, and {job_id} with an id that is no dead job (so staff get a 404 past authorization).
+# of the `reporter` caller, {job_id} with an id that is no dead job and {public_id} with no campaign's id (so staff
+# get a 404 past authorization).
 EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/reports"): authenticated(202),
     ("POST", "/api/v1/reports:batch"): authenticated(200),
@@ -76,6 +77,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("PUT", "/api/v1/me/mail-hosts"): authenticated(200),
     ("GET", "/api/v1/jobs/dead"): staff_only(200),
     ("POST", "/api/v1/jobs/{job_id}:retry"): staff_only(404),
+    ("GET", "/api/v1/campaigns"): staff_only(200),
+    ("GET", "/api/v1/campaigns/{public_id}"): staff_only(404),
     ("GET", "/api/v1/audit"): admin_only(200),
     ("GET", "/api/v1/audit/verify"): admin_only(200),
     ("GET", "/healthz"): public(),
@@ -170,7 +173,7 @@ def world(client: TestClient, platform: Platform, users: Users) -> World:
 
 
 def _request(world: World, method: str, path: str, caller: str) -> httpx.Response:
-    url = path.format(report_id=world.reporter_report, job_id=987_654)
+    url = path.format(report_id=world.reporter_report, job_id=987_654, public_id="cmp-000000000000")
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
     bodies: dict[tuple[str, str], dict[str, Any]] = {
@@ -198,8 +201,8 @@ def test_access(world: World, method: str, path: str) -> None:
             assert_unauthorized(response)
         elif response.status_code >= 400:
             assert_problem(response, response.status_code)
-    if (method, path) == ("POST", "/api/v1/jobs/{job_id}:retry"):
-        for caller in STAFF:  # past authorization: the job does not exist
+    if (method, path) in {("POST", "/api/v1/jobs/{job_id}:retry"), ("GET", "/api/v1/campaigns/{public_id}")}:
+        for caller in STAFF:  # past authorization: the job or the campaign does not exist
             assert got[caller].json()["code"] == "not_found"
 
 

@@ -153,10 +153,11 @@ def rules() -> None:
     from signalement.verdict.chain import chain
     from signalement.verdict.rules import RULES
 
-    weights = {link.rule: link.weights for link in chain().links}
+    links = {link.rule: link for link in chain().links}
     for name, rule in RULES.items():
-        pushes = ", ".join(f"{category} {weight:+g}" for category, weight in weights.get(name, {}).items())
-        click.echo(f"{name:<26} {pushes:<40} {rule.description}")
+        link = links[name]
+        weights = f"harmful {link.harmful:+g} {link.harm or '':<8} spam {link.spam:+g}"
+        click.echo(f"{name:<26} {weights:<34} {rule.description}")
 
 
 @main.group()

@@ -13,6 +13,7 @@ from signalement.mail.domains import registered_domain
 from signalement.mail.sms import Sms
 from signalement.mail.understanding import Understanding
 from signalement.mail.urls import FoundURL
+from signalement.verdict import domain_lists
 from signalement.verdict.text import Normalized, normalize
 
 MAX_TEXT = 12_000  # characters of body text read by the text rules: lures are in the first screens
@@ -163,3 +164,9 @@ def from_sms(sms: Sms) -> Evidence:
 
 def base(domain: str | None) -> str | None:
     return (registered_domain(domain) or domain) if domain else None
+
+
+def is_mailbox(domain: str | None) -> bool:
+    """A free mailbox anyone can open (gmail.com, outlook.com), not a subdomain of its provider
+    (groups.msn.com, arf.mail.yahoo.com: the provider's own systems)."""
+    return bool(domain) and base(domain) == domain and domain_lists.kind_of(domain or "") == "freemail"

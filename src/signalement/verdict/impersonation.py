@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from signalement.verdict import domain_lists
 from signalement.verdict.brands import Brand, Registry, registry
-from signalement.verdict.evidence import Evidence, base
+from signalement.verdict.evidence import Evidence, is_mailbox
 from signalement.verdict.lookalikes import Detector, Lookalike, detector
 from signalement.verdict.text import PhraseIndex
 
@@ -118,12 +117,6 @@ def _claims(padded: str, names: list[str]) -> bool:
     return leads and (len(others) >= 2 or any(" " in name for name in names))
 
 
-def _mailbox(domain: str | None) -> bool:
-    """A mailbox anyone can open at the brand (gmail.com, outlook.com) proves nothing about who writes from it; a
-    subdomain (arf.mail.yahoo.com) is the brand's own."""
-    return bool(domain) and domain_lists.kind_of(domain or "") == "freemail" and base(domain) == domain
-
-
 def _shown(finding: BrandFinding | None) -> bool:
     return finding is not None and (finding.claimed or finding.looked)
 
@@ -148,7 +141,8 @@ def _hosts(evidence: Evidence) -> list[str]:
 
 def _judge(finding: BrandFinding, evidence: Evidence) -> tuple[bool, str]:
     brand = finding.brand
-    own_sender = brand.owns(evidence.from_domain) and not _mailbox(evidence.from_domain)
+    # A mailbox anyone can open at the brand (gmail.com, outlook.com) proves nothing about who writes from it.
+    own_sender = brand.owns(evidence.from_domain) and not is_mailbox(evidence.from_domain)
     if own_sender and evidence.auth.aligned_pass():
         return False, f"authenticated mail from {evidence.from_domain}, one of {brand.name}'s domains"
     if own_sender and evidence.auth.failed():

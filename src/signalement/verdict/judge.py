@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from signalement.mail.stages import Stages
 from signalement.verdict import lexicon
-from signalement.verdict.chain import chain
+from signalement.verdict.chain import Scores, chain
 from signalement.verdict.evidence import Evidence
 from signalement.verdict.impersonation import BrandFinding, brand_index
 from signalement.verdict.rules import RULES, Facts, link_kinds
@@ -36,7 +36,7 @@ class Verdict:
     score: float
     reasons: tuple[Reason, ...]
     brands: tuple[BrandFinding, ...] = ()
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: Scores | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {

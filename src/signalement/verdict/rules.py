@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from signalement.verdict import domain_lists, lexicon
-from signalement.verdict.evidence import Evidence, base
+from signalement.verdict.evidence import Evidence, base, is_mailbox
 from signalement.verdict.impersonation import BrandFinding
 from signalement.verdict.lookalikes import detector
 
@@ -124,8 +124,11 @@ _RANDOM_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{6,}|\d[a-z]+\d|[a-z]\d{2,}[a-z
 
 
 def _sender_and_link_domains(facts: Facts) -> list[str]:
+    """The From domain, and the linked domains when there are few: one odd link among a newsletter's fifty says
+    little, the one link of a lure says much."""
     evidence = facts.evidence
-    found = [base(evidence.from_domain)] + [link.domain for link in evidence.links if link.clicked]
+    linked = list(dict.fromkeys(link.domain for link in evidence.links if link.clicked))
+    found = [base(evidence.from_domain), *(linked if len(linked) <= 3 else [])]
     return list(dict.fromkeys(d for d in found if d))
 
 
@@ -239,14 +242,14 @@ def authenticated_sender(facts: Facts) -> str | None:
 @rule("freemail-sender", "sent from a free mailbox anyone can open")
 def freemail_sender(facts: Facts) -> str | None:
     domain = facts.evidence.from_domain
-    return domain if domain and domain_lists.kind_of(domain) == "freemail" else None
+    return domain if is_mailbox(domain) else None
 
 
 @rule("reply-to-elsewhere", "replies go to another domain than the sender's, a free mailbox")
 def reply_to_elsewhere(facts: Facts) -> str | None:
     evidence = facts.evidence
     sender = base(evidence.from_domain)
-    found = [d for d in evidence.reply_to_domains if base(d) != sender and domain_lists.kind_of(d) == "freemail"]
+    found = [d for d in evidence.reply_to_domains if base(d) != sender and is_mailbox(d)]
     return _some(found) if found else None
 
 
@@ -332,7 +335,14 @@ def callback_number(facts: Facts) -> str | None:
 # Invisible characters put inside words to break filters' word matching: zero-width and format characters, the
 # tag block and variation selectors (emoji presentation, U+FE0F, is ordinary and not counted).
 _INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\u00ad\ufeff\ufe00-\ufe0e\U000e0000-\U000e01ef]")
-_GREETING_ADDRESS = re.compile(r"^\W*(?:\w+\W+){0,2}?[\w.+-]+@[\w-]+(?:\.[\w-]+)*\s*[,!:]", re.ASCII)
+_ADDRESS = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*"
+# An address opening the subject ("jane@example.org, you won!") or greeted in the first lines ("Hello jane@...").
+_SUBJECT_ADDRESS = re.compile(rf"^\W*(?:\w+\W+){{0,2}}?{_ADDRESS}\s*[,!:]", re.ASCII)
+_GREETED_ADDRESS = re.compile(
+    rf"\b(?:hi|hello|dear|hey|bonjour|salut|cher|chere|hallo|guten tag|liebe|lieber|beste|oi|ola|hola|ciao|salve)"
+    rf"\W+{_ADDRESS}",
+    re.ASCII | re.IGNORECASE,
+)
 _PICTOGRAPH = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
 _DISGUISED_WORD = re.compile(r"\b[A-Z]{2,}[l01][A-Z]{2,}\b")  # l for I, 0 for O, 1 for I
 
@@ -354,10 +364,85 @@ def disguised_words(facts: Facts) -> str | None:
 @rule("address-greeting", "addresses the reader by their e-mail address, as mass mailings that know nothing else do")
 def address_greeting(facts: Facts) -> str | None:
     evidence = facts.evidence
-    for part in (evidence.subject, evidence.text[:300]):
-        if _GREETING_ADDRESS.match(part):
+    if _SUBJECT_ADDRESS.match(evidence.subject):
+        return evidence.subject[:60]
+    found = _GREETED_ADDRESS.search(evidence.text[:600])
+    return found.group(0)[:60] if found else None
+
+
+# Letters drawn from other blocks to look like text while spelling nothing a filter reads: small capitals,
+# mathematical bold and script, fullwidth and enclosed letters.
+_STYLED = re.compile("[\u1d00-\u1d2b\uff21-\uff3a\uff41-\uff5a\u24b6-\u24e9\U0001d400-\U0001d7ff\U0001f130-\U0001f189]")
+_PLACEHOLDER = re.compile(
+    r"\*\|[A-Z_]+\|\*|\{\{?\s*(?:first_?name|last_?name|name|email|numero|nome|prenom|vorname)\s*\}?\}|%%\w+%%"
+    r"|\[(?:to|date|email|name|firstname)\]",
+    re.IGNORECASE,
+)
+_HASH_BUSTER = re.compile(r"\b(?=\w*[a-z])(?=\w*[A-Z])(?=\w*\d)[A-Za-z\d]{10,}\b")
+
+
+# A word mixing Latin with Cyrillic or Greek letters ("Соurt" with a Cyrillic С and о) reads as one word to a
+# person and as none to a filter.
+_MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w{3,}\b")
+
+
+@rule("mixed-script-words", "mixes Latin and Cyrillic or Greek letters inside words, to slip past word filters")
+def mixed_script_words(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    for part in (evidence.display_name, evidence.subject, evidence.text[:2000]):
+        found = _MIXED_WORD.findall(part)
+        if len(found) >= 2:
+            return _some(found)
+    return None
+
+
+@rule("styled-letters", "spells words with styled look-alike letters (small capitals, math bold, fullwidth)")
+def styled_letters(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    for part in (evidence.display_name, evidence.subject, evidence.text[:2000]):
+        if len(_STYLED.findall(part)) >= 3:
             return part[:60]
     return None
+
+
+@rule("unfilled-template", "shows a mail-merge placeholder left unfilled ({firstname}, *|FNAME|*)")
+def unfilled_template(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    found = _PLACEHOLDER.search(f"{evidence.subject}\n{evidence.text[:5000]}")
+    return found.group(0) if found else None
+
+
+@rule("random-token-subject", "the subject carries a random token that makes every copy unique to filters")
+def random_token_subject(facts: Facts) -> str | None:
+    found = _HASH_BUSTER.search(facts.evidence.subject)
+    return found.group(0) if found else None
+
+
+_ORGANIZATION_WORDS = frozenset(
+    """united nations bank banque banco office department government gouvernement gov govbr police fbi irs court
+    tribunal foundation fondation international corporation company ltd inc llc group ministry ministere treasury
+    customs douane lottery loterie federal""".split()
+)
+
+
+@rule("organization-on-freemail", "the display name is an organization's while the address is a free mailbox")
+def organization_on_freemail(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    if not is_mailbox(evidence.from_domain):
+        return None
+    words = evidence.words("display_name").words
+    if words & _ORGANIZATION_WORDS or any(finding.claimed for finding in facts.brands):
+        return f"{evidence.display_name[:40]} <{evidence.from_domain}>"
+    return None
+
+
+_BRANDS_OWN = ("authenticated", "sent from")  # how impersonation.py says the brand sent it
+
+
+@rule("brand-in-subject", "the subject names a brand that did not send the message")
+def brand_in_subject(facts: Facts) -> str | None:
+    found = [f.brand.name for f in facts.brands if "subject" in f.named_in and not f.why.startswith(_BRANDS_OWN)]
+    return _some(found) if found else None
 
 
 @rule("pictographs-in-name", "the sender's display name carries emoji, as promotions do")

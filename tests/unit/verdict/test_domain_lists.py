@@ -18,6 +18,7 @@ SIGNALS = {
     *("credential-lure", "account-threat", "urgency", "payment-lure", "delivery-lure", "mailbox-lure"),
     *("document-lure", "prize-lure", "advance-fee", "sextortion", "investment-scam", "job-scam", "tech-support"),
     *("malware-lure", "pharma-spam", "adult-spam", "finance-spam", "gambling", "replica", "seo-spam", "marketing"),
+    "legal-threat",
 }
 
 

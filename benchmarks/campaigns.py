@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from signalement.store.campaigns import assign_campaign, public_id_for
 from signalement.store.db import make_engine
@@ -66,9 +66,6 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database instead of a temp SQLite file")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temp SQLite database")
-    parser.add_argument(
-        "--sqlite-cache-mb", type=int, help="SQLite page cache of the timed connections (default: the platform's)"
-    )
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     folder = Path(tempfile.mkdtemp(prefix="signalement-campaigns-"))
@@ -90,11 +87,6 @@ def main() -> None:
     )
 
     worker = make_engine(url, durable=False)  # as the worker writes
-    if args.sqlite_cache_mb and not args.postgres:
-        event.listen(
-            worker, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA cache_size=-{args.sqlite_cache_mb * 1024}")
-        )
-        print(f"SQLite page cache: {args.sqlite_cache_mb} MB")
     timings = assign_new(worker, rng, stored, args.new)
     report(timings)
     worker.dispose()

@@ -24,8 +24,11 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    Row,
     RowMapping,
     Select,
+    String,
+    any_,
     bindparam,
     case,
     func,
@@ -35,7 +38,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
 from signalement.store.sql import utcnow
@@ -124,9 +126,7 @@ def assign(
     now = counted(evidence.category, evidence.brands)
     if conn.dialect.name == "postgresql":
         _lock_keys(conn, evidence.bands + evidence.domain_keys)
-    keys = evidence.lookup_keys()
-    query = _candidates_query(conn.dialect.name, len(keys))
-    rows = conn.execute(query, {f"k{i}": k for i, k in enumerate(keys)}).all() if keys else []
+    rows = _find_candidates(conn, evidence.lookup_keys())
     decision = rule.decide(evidence, [_candidate(r) for r in rows], prior.campaign_id)
     public_ids = {r.campaign_id: r.public_id for r in rows}
     if decision.campaign is not None and decision.campaign == prior.campaign_id:
@@ -147,8 +147,7 @@ def assign(
             return None
         conn.execute(_insert(conn, "day"), {"campaign_id": campaign_id, "day": _day(received_at), "reports": 1})
     stored = set(evidence.stored_keys(decision.exemplar)) - {rule.DOMAIN_PREFIX + d for d in decision.shared_domains}
-    if stored:
-        conn.exec_driver_sql(*_insert_keys(conn, sorted(stored), campaign_id))
+    _store_keys(conn, sorted(stored), campaign_id)
     return Assignment(campaign_id, public_ids[campaign_id], decision.joined_by)
 
 
@@ -179,48 +178,63 @@ _LOCK_KEYS = text(
 )
 
 
+def _find_candidates(conn: Connection, keys: Sequence[str]) -> Sequence[Row[Any]]:
+    if not keys:
+        return []
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_candidates_query("postgresql", 0), {"keys": list(keys)}).all()
+    return conn.execute(_candidates_query("sqlite", len(keys)), {f"k{i}": k for i, k in enumerate(keys)}).all()
+
+
 @cache
 def _candidates_query(dialect: str, count: int) -> Select[Any]:
-    """One query: the campaigns holding any of `count` keys, with how many band keys and which domain keys they
-    share, most bands first. Band keys ("b...") sort below "c", domain keys ("d:...") above. One statement per
-    number of keys (at most 40), with plain parameters and literal constants: an expanding IN, or a bound
-    separator, is rendered again at every call."""
+    """One query: the campaigns holding any of the keys, with how many band keys and which domain keys they share,
+    most bands first. Band keys ("b...") sort below "c", domain keys ("d:...") above. PostgreSQL takes the keys as
+    one array; SQLite has one statement per number of keys (at most 40). Constants are literal: an expanding IN or
+    a bound separator is rendered again at every call."""
     key = campaign_keys.c.key
     c: ColumnElement[str] = literal_column("'c'")
-    concat = func.string_agg if dialect == "postgresql" else func.group_concat
     harmful = campaigns.c.phishing + campaigns.c.malware + campaigns.c.scam  # rule.HARMFUL
     bands = func.sum(case((key < c, literal_column("1")), else_=literal_column("0"))).label("bands")
+    if dialect == "postgresql":
+        domains = func.string_agg(case((key > c, key)), literal_column("' '"))
+        wanted = key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
+    else:
+        domains = func.group_concat(case((key > c, key)), literal_column("' '"))
+        wanted = key.in_([bindparam(f"k{i}") for i in range(count)])
     return (
         select(
             campaigns.c.id.label("campaign_id"),
             bands,
-            concat(case((key > c, key)), literal_column("' '")).label("domains"),
+            domains.label("domains"),
             campaigns.c.public_id,
             harmful.label("harmful"),
             campaigns.c.brands,
         )
         .select_from(campaign_keys.join(campaigns, campaigns.c.id == campaign_keys.c.campaign_id))
-        .where(key.in_([bindparam(f"k{i}") for i in range(count)]))
+        .where(wanted)
         .group_by(campaigns.c.id)  # PostgreSQL: the other columns of `campaigns` depend on its primary key
         .order_by(bands.desc(), campaigns.c.id)
         .limit(MAX_CANDIDATES)
     )
 
 
-def _insert_keys(conn: Connection, keys: Sequence[str], campaign_id: int) -> tuple[str, list[Any]]:
-    """The driver's own executemany for a campaign's new keys: SQLAlchemy would process the ~33 rows one by one
-    for nothing (two plain values each)."""
-    sql, positional = _insert_keys_sql(conn.dialect)
-    rows = [(k, campaign_id) if positional else {"key": k, "campaign_id": campaign_id} for k in keys]
-    return sql, rows
+def _store_keys(conn: Connection, keys: Sequence[str], campaign_id: int) -> None:
+    """A campaign's new keys in one statement: an array on PostgreSQL, the driver's own executemany on SQLite
+    (SQLAlchemy would process the ~33 rows one by one, for two plain values each)."""
+    if not keys:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_KEYS_ARRAY, {"keys": list(keys), "campaign_id": campaign_id})
+    else:
+        conn.exec_driver_sql(_INSERT_KEYS_SQLITE, [(k, campaign_id) for k in keys])
 
 
-@cache
-def _insert_keys_sql(dialect: Dialect) -> tuple[str, bool]:
-    compiled = _statement(dialect.name, "keys").compile(dialect=dialect)
-    if compiled.positional:
-        assert compiled.positiontup == ["key", "campaign_id"]
-    return str(compiled), compiled.positional
+_INSERT_KEYS_ARRAY = text(
+    "INSERT INTO campaign_keys (key, campaign_id) SELECT unnest(CAST(:keys AS varchar[])), :campaign_id "
+    "ON CONFLICT DO NOTHING"
+)
+_INSERT_KEYS_SQLITE = "INSERT INTO campaign_keys (key, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
 
 def _candidate(row: Any) -> rule.Candidate:
@@ -322,8 +336,6 @@ def _statement(dialect_name: str, which: str) -> Insert:
     built: Insert
     if which == "campaign":
         built = dialect.insert(campaigns).on_conflict_do_nothing(index_elements=["public_id"]).returning(campaigns.c.id)
-    elif which == "keys":
-        built = dialect.insert(campaign_keys).on_conflict_do_nothing()
     else:
         days = dialect.insert(campaign_days)
         built = days.on_conflict_do_update(

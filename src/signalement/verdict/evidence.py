@@ -8,6 +8,7 @@ when written by a trusted receiver (they say what the sender's own domain and se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from signalement.mail.domains import registered_domain
 from signalement.mail.sms import Sms
@@ -95,9 +96,15 @@ class Evidence:
         value = getattr(self, part)
         return value if isinstance(value, str) else ""
 
-    @property
-    def link_domains(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(link.domain for link in self.links))
+    @cached_property
+    def clicked(self) -> tuple[Link, ...]:
+        """The links a person follows."""
+        return tuple(link for link in self.links if link.clicked)
+
+    @cached_property
+    def clicked_domains(self) -> tuple[str, ...]:
+        """The distinct registered domains of the links a person follows, in order."""
+        return tuple({link.domain: None for link in self.clicked})
 
 
 _FOLLOWED = ("html:a", "html:area", "html:form", "text", "subject", "attachment")

@@ -151,7 +151,7 @@ def _judge(finding: BrandFinding, evidence: Evidence) -> tuple[bool, str]:
         return True, finding.lookalikes[0].detail
     if own_sender:
         return False, f"sent from {evidence.from_domain}, one of {brand.name}'s domains"
-    foreign = [link.host for link in evidence.links if link.clicked and not brand.owns(link.host)]
+    foreign = [link.host for link in evidence.clicked if not brand.owns(link.host)]
     if finding.claimed and (foreign or evidence.kind == "mail"):  # an SMS sender id is not forged by naming it
         sender = evidence.from_domain or evidence.sms_sender or "an unknown sender"
         return True, f"claims to be {brand.name} but is sent by {sender}"

@@ -127,9 +127,9 @@ def _sender_and_link_domains(facts: Facts) -> list[str]:
     """The From domain, and the linked domains when there are few: one odd link among a newsletter's fifty says
     little, the one link of a lure says much."""
     evidence = facts.evidence
-    linked = list(dict.fromkeys(link.domain for link in evidence.links if link.clicked))
-    found = [base(evidence.from_domain), *(linked if len(linked) <= 3 else [])]
-    return list(dict.fromkeys(d for d in found if d))
+    linked = evidence.clicked_domains if len(evidence.clicked_domains) <= 3 else ()
+    sender = base(evidence.from_domain)
+    return [sender, *(d for d in linked if d != sender)] if sender else list(linked)
 
 
 @rule("abused-tld", "the sender or a link is under a top-level domain where most names are bought for abuse")
@@ -215,7 +215,7 @@ def qr_code_link(facts: Facts) -> str | None:
 @rule("single-link-short-text", "a short text whose point is one link to another domain than the sender's")
 def single_link_short_text(facts: Facts) -> str | None:
     evidence = facts.evidence
-    clicked = {link.domain for link in evidence.links if link.clicked}
+    clicked = set(evidence.clicked_domains)
     sender = base(evidence.from_domain)
     words = len(evidence.words("text").words)
     if len(clicked) == 1 and sender not in clicked and 0 < words <= 60:
@@ -316,9 +316,17 @@ for _name, _description in lexicon.descriptions().items():
 _BITCOIN = re.compile(r"\b(?:bc1[02-9ac-hj-np-z]{25,59}|[13][1-9A-HJ-NP-Za-km-z]{25,34})\b")
 
 
+_CRYPTO_WORDS = frozenset(
+    "bitcoin bitcoins btc wallet crypto cryptocurrency portefeuille monedero carteira brieftasche portafoglio".split()
+)
+
+
 @rule("crypto-wallet", "gives a cryptocurrency address to pay to")
 def crypto_wallet(facts: Facts) -> str | None:
-    found = _BITCOIN.search(facts.evidence.text)
+    evidence = facts.evidence
+    if not evidence.words("says").words & _CRYPTO_WORDS:  # who asks for bitcoin says so
+        return None
+    found = _BITCOIN.search(evidence.text)
     return found.group(0) if found else None
 
 
@@ -350,14 +358,15 @@ _DISGUISED_WORD = re.compile(r"\b[A-Z]{2,}[l01][A-Z]{2,}\b")  # l for I, 0 for O
 @rule("invisible-characters", "hides invisible characters inside words, to break word filters")
 def invisible_characters(facts: Facts) -> str | None:
     evidence = facts.evidence
-    count = sum(len(_INVISIBLE.findall(part)) for part in (evidence.subject, evidence.display_name, evidence.text))
+    parts = [part for part in (evidence.subject, evidence.display_name, evidence.text) if not part.isascii()]
+    count = sum(len(_INVISIBLE.findall(part)) for part in parts)
     return f"{count} invisible characters" if count >= 5 else None
 
 
 @rule("disguised-words", "writes words with look-alike letters or digits (CONFlRM, B0NUS) to slip past filters")
 def disguised_words(facts: Facts) -> str | None:
     evidence = facts.evidence
-    found = _DISGUISED_WORD.findall(f"{evidence.subject}\n{evidence.text[:5000]}")
+    found = _DISGUISED_WORD.findall(f"{evidence.subject}\n{evidence.text[:2000]}")
     return _some(list(dict.fromkeys(found))) if found else None
 
 
@@ -366,7 +375,8 @@ def address_greeting(facts: Facts) -> str | None:
     evidence = facts.evidence
     if _SUBJECT_ADDRESS.match(evidence.subject):
         return evidence.subject[:60]
-    found = _GREETED_ADDRESS.search(evidence.text[:600])
+    opening = evidence.text[:600]
+    found = _GREETED_ADDRESS.search(opening) if "@" in opening else None
     return found.group(0)[:60] if found else None
 
 
@@ -383,6 +393,7 @@ _HASH_BUSTER = re.compile(r"\b(?=\w*[a-z])(?=\w*[A-Z])(?=\w*\d)[A-Za-z\d]{10,}\b
 
 # A word mixing Latin with Cyrillic or Greek letters ("Соurt" with a Cyrillic С and о) reads as one word to a
 # person and as none to a filter.
+_GREEK_OR_CYRILLIC = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 _MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w{3,}\b")
 
 
@@ -390,7 +401,7 @@ _MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\
 def mixed_script_words(facts: Facts) -> str | None:
     evidence = facts.evidence
     for part in (evidence.display_name, evidence.subject, evidence.text[:2000]):
-        found = _MIXED_WORD.findall(part)
+        found = _MIXED_WORD.findall(part) if not part.isascii() and _GREEK_OR_CYRILLIC.search(part) else []
         if len(found) >= 2:
             return _some(found)
     return None
@@ -400,7 +411,7 @@ def mixed_script_words(facts: Facts) -> str | None:
 def styled_letters(facts: Facts) -> str | None:
     evidence = facts.evidence
     for part in (evidence.display_name, evidence.subject, evidence.text[:2000]):
-        if len(_STYLED.findall(part)) >= 3:
+        if not part.isascii() and len(_STYLED.findall(part)) >= 3:
             return part[:60]
     return None
 
@@ -474,10 +485,10 @@ def html_without_unsubscribe(facts: Facts) -> str | None:
     evidence = facts.evidence
     if not evidence.html_parts or evidence.has_unsubscribe:
         return None
-    clicked = [link for link in evidence.links if link.clicked]
+    clicked = evidence.clicked
     sender = base(evidence.from_domain)
     if clicked and all(link.domain != sender and domain_lists.kind_of(link.host) != "esp" for link in clicked):
-        return f"links to {_some(list(dict.fromkeys(link.domain for link in clicked)))}"
+        return f"links to {_some(list(evidence.clicked_domains))}"
     return None
 
 

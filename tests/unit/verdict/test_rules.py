@@ -43,7 +43,7 @@ def _fires(rule: str, evidence: Evidence, **facts: object) -> str | None:
         ("html-only", Evidence("mail", html_parts=1)),
         ("image-only", Evidence("mail", html_parts=1, text="Click")),
         ("mailing-list", Evidence("mail", list_id="<dev.lists.example>", has_unsubscribe=True)),
-        ("crypto-wallet", Evidence("mail", text="Send to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq now")),
+        ("crypto-wallet", Evidence("mail", text="Send the bitcoin to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq now")),
         ("sms-link", Evidence("sms", links=(_link("colis-suivi.example"),))),
         (
             "html-without-unsubscribe",

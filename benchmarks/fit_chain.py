@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     current = chain()
     tune = [r for r in judge_all(args.corpus, os.cpu_count() or 1) if not held_out(r[0])]
-    fitted = [link for link in current.links if link.rule not in FIXED]
+    fitted = [link for link in current.links.values() if link.rule not in FIXED]
     fired = [{r["rule"] for r in verdict["reasons"]} for _, _, verdict in tune]
     x = np.array([[float(link.rule in f) for link in fitted] for f in fired])
     labels = np.array([label for _, label, _ in tune])
@@ -77,9 +77,9 @@ def main() -> None:
         Link(link.rule, round(new[link.rule][0], 1), link.harm, round(new[link.rule][1], 1))
         if link.rule in new
         else link
-        for link in current.links
+        for link in current.links.values()
     )
-    text = render(Chain(round(harmful_bias, 1), round(spam_bias, 1), links))
+    text = render(Chain(round(harmful_bias, 1), round(spam_bias, 1), {link.rule: link for link in links}))
     if args.write:
         CHAIN_TOML.write_text(text)
     print(text)
@@ -88,7 +88,7 @@ def main() -> None:
 def render(fitted: Chain) -> str:
     head = CHAIN_TOML.read_text().split("[bias]")[0]
     out = [head, f"[bias]\nharmful = {fitted.harmful_bias}\nspam = {fitted.spam_bias}\n"]
-    for link in fitted.links:
+    for link in fitted.links.values():
         lines = [f'rule = "{link.rule}"']
         if link.harmful:
             lines.append(f"harmful = {link.harmful}")

@@ -1,4 +1,4 @@
-"""Where the analysis spends its CPU: cProfile over the dev corpus (or generated mail), sorted by own time.
+"""Where the analysis (understanding and verdict) spends its CPU: cProfile over the dev corpus (or generated mail), sorted by own time.
 
 .venv/bin/python -m benchmarks.profile_analysis [--corpus DIR] [--top 40] [--module signalement/mail/urls.py]
 """
@@ -11,7 +11,7 @@ import pstats
 from pathlib import Path
 
 from benchmarks.analysis import DEV_CORPUS, load
-from signalement.mail.understanding import understand
+from signalement.verdict.analysis import analyze_message
 
 
 def main() -> None:
@@ -22,11 +22,11 @@ def main() -> None:
     args = parser.parse_args()
     raws, _, label = load(args.corpus, 1000)
     for raw in raws[:200]:  # warm the caches and the lazily compiled patterns first
-        understand(raw)
+        analyze_message(raw)
     profile = cProfile.Profile()
     profile.enable()
     for raw in raws:
-        understand(raw)
+        analyze_message(raw)
     profile.disable()
     print(f"{len(raws)} messages from {label}")
     pstats.Stats(profile).sort_stats("tottime").print_stats(args.module, args.top)

@@ -153,7 +153,7 @@ def rules() -> None:
     from signalement.verdict.chain import chain
     from signalement.verdict.rules import RULES
 
-    links = {link.rule: link for link in chain().links}
+    links = chain().links
     for name, rule in RULES.items():
         link = links[name]
         weights = f"harmful {link.harmful:+g} {link.harm or '':<8} spam {link.spam:+g}"

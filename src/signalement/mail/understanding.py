@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from signalement.mail import attachments, authresults, fingerprint, html, phones, sender, trust, urls
 from signalement.mail.facts import decode
 from signalement.mail.message import ParsedMessage, PartRef, parse
-from signalement.mail.stages import Budget, Stages
+from signalement.mail.stages import UNTIMED, Budget, Stages
 
 log = logging.getLogger(__name__)
 # What a stage may raise on an input nobody foresaw (a bug to fix, never a reason to lose the report).
@@ -216,24 +215,24 @@ def understand(
     stages: Stages | None = None,
     budget_seconds: float = DEFAULT_BUDGET,
 ) -> Understanding:
-    stages = stages if stages is not None else Stages()
+    stages = stages if stages is not None else UNTIMED
     budget = Budget(budget_seconds)
     result = Understanding(sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
-    start = time.process_time_ns()
+    start = stages.start()
     parsed = parse(raw)  # never raises: hostile structure becomes defects
-    stages.add("parse", time.process_time_ns() - start)
+    stages.stop("parse", start)
     work = _Work(parsed, result, context or trust.TrustContext(), regions)
     for name, step in STAGES:
         if budget.exceeded():
             result.defects.append(f"TimeBudgetExceeded:{name}")
             continue
-        start = time.process_time_ns()
+        start = stages.start()
         try:
             step(work)
         except _UNFORESEEN as e:
             # A bug or an input no stage foresaw: keep the rest of the analysis, and say what failed.
             log.warning("analysis stage %s failed: %s", name, type(e).__name__)
             result.defects.append(f"StageError:{name}:{type(e).__name__}")
-        stages.add(name, time.process_time_ns() - start)
+        stages.stop(name, start)
     result.defects[:0] = parsed.defects  # the parser's and the decoders' findings, then the stages'
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -45,14 +45,14 @@ class Scores:
 class Chain:
     harmful_bias: float
     spam_bias: float
-    links: tuple[Link, ...]
+    links: Mapping[str, Link]  # by rule, in the file's order
 
     def scores(self, fired: Iterable[str]) -> Scores:
-        names = set(fired)
         harmful, spam = self.harmful_bias, self.spam_bias
         by_harm = dict.fromkeys(HARMFUL, 0.0)
-        for link in self.links:
-            if link.rule in names:
+        for name in set(fired):
+            link = self.links.get(name)
+            if link is not None:
                 harmful += link.harmful
                 spam += link.spam
                 if link.harm is not None and link.harmful > 0:
@@ -88,7 +88,7 @@ def parse(text: str, known_rules: Iterable[str]) -> Chain:
         if harm not in (None, *HARMFUL) or (table.get("harmful", 0) > 0 and harm is None):
             raise ValueError(f"rule {name}: a positive harmful weight needs a harm among {HARMFUL}")
         links.append(Link(name, float(table.get("harmful", 0.0)), harm, float(table.get("spam", 0.0))))
-    return Chain(float(data["bias"]["harmful"]), float(data["bias"]["spam"]), tuple(links))
+    return Chain(float(data["bias"]["harmful"]), float(data["bias"]["spam"]), {link.rule: link for link in links})
 
 
 @cache

@@ -17,7 +17,7 @@ from signalement.mail.urls import FoundURL
 from signalement.verdict import domain_lists
 from signalement.verdict.text import Normalized, normalize
 
-MAX_TEXT = 12_000  # characters of body text read by the text rules: lures are in the first screens
+MAX_TEXT = 8_000  # characters of body text read by the text rules: lures are in the first screens
 
 
 @dataclass(frozen=True)

@@ -83,14 +83,17 @@ class BrandIndex:
 
     def findings(self, evidence: Evidence) -> list[BrandFinding]:
         found: dict[str, BrandFinding] = {}
-        for place in (*CLAIMS, *LOOKS, *TALKS):
+        for place in CLAIMS:  # a common word names a brand only there
             words = evidence.words(place)
-            index = self.all_names if place in CLAIMS else self.names  # a common word names a brand only there
-            for brand_id, names in index.find(words).items():
-                if place in CLAIMS and not _claims(words.padded, names):
-                    continue
-                finding = found.setdefault(brand_id, BrandFinding(self.registry.by_id[brand_id]))
-                finding.named_in.append(place)
+            for brand_id, names in self.all_names.find(words).items():
+                if _claims(words.padded, names):
+                    found.setdefault(brand_id, BrandFinding(self.registry.by_id[brand_id])).named_in.append(place)
+        # One search over everything the message says, then each brand found placed in its parts.
+        for brand_id, names in self.names.find(evidence.words("says")).items():
+            for place in (*LOOKS, *TALKS):
+                padded = evidence.words(place).padded
+                if any(f" {name} " in padded for name in names):
+                    found.setdefault(brand_id, BrandFinding(self.registry.by_id[brand_id])).named_in.append(place)
         for host in _hosts(evidence):
             for lookalike in self.lookalikes.check(host):
                 brand = self.registry.by_id.get(lookalike.brand)

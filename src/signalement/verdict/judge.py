@@ -7,11 +7,10 @@ rule, then the chain. Every rule that fired is a reason; the verdict explains it
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from signalement.mail.stages import Stages
+from signalement.mail.stages import UNTIMED, Stages
 from signalement.verdict import lexicon
 from signalement.verdict.chain import Scores, chain
 from signalement.verdict.evidence import Evidence
@@ -48,22 +47,24 @@ class Verdict:
 
 
 def judge(evidence: Evidence, stages: Stages | None = None) -> Verdict:
-    stages = stages if stages is not None else Stages()
-    start = time.process_time_ns()
+    stages = stages if stages is not None else UNTIMED
+    start = stages.start()
     brands = brand_index().findings(evidence)
-    stages.add("brands", time.process_time_ns() - start)
-    start = time.process_time_ns()
+    stages.stop("brands", start)
+    start = stages.start()
     facts = Facts(evidence, brands, lexicon.signals(evidence), link_kinds(evidence))
     reasons = tuple(_fired(facts))
     scores = chain().scores(r.rule for r in reasons)
     category, score = chain().decide(scores)
-    stages.add("rules", time.process_time_ns() - start)
+    stages.stop("rules", start)
     return Verdict(category, score, reasons, tuple(brands), scores)
 
 
 def _fired(facts: Facts) -> list[Reason]:
     fired: list[Reason] = []
     for name, rule in RULES.items():
+        if rule.signal is not None and rule.signal not in facts.signals:
+            continue  # no phrase of it was found: nothing to ask
         try:
             detail = rule.check(facts)
         except (ValueError, TypeError, LookupError, UnicodeError, RecursionError) as e:  # a bug, not a verdict

@@ -1,4 +1,5 @@
-"""Where the analysis (understanding and verdict) spends its CPU: cProfile over the dev corpus (or generated mail), sorted by own time.
+"""Where the analysis (understanding and verdict) spends its CPU: cProfile over the dev corpus (or generated
+mail), sorted by own time.
 
 .venv/bin/python -m benchmarks.profile_analysis [--corpus DIR] [--top 40] [--module signalement/mail/urls.py]
 """

@@ -26,6 +26,16 @@ class ReportedCategory(StrEnum):
     UNKNOWN = "unknown"
 
 
+class VerdictCategory(StrEnum):
+    """What the platform's analysis says the message is (signalement.verdict), apart from the reporter's word."""
+
+    PHISHING = "phishing"
+    MALWARE = "malware"
+    SCAM = "scam"
+    SPAM = "spam"
+    LEGITIMATE = "legitimate"
+
+
 class Channel(StrEnum):
     """How a report reached the platform."""
 

@@ -17,6 +17,7 @@ from signalement.mail.urls import FoundURL
 from signalement.verdict import domain_lists
 from signalement.verdict.text import Normalized, normalize
 
+LOGO_IMAGES = 2  # the first images of a message are its logo and banner
 MAX_TEXT = 8_000  # characters of body text read by the text rules: lures are in the first screens
 
 
@@ -93,6 +94,8 @@ class Evidence:
     def _part(self, part: str) -> str:
         if part == "alts":
             return " | ".join(self.image_alts[:50])
+        if part == "logo":
+            return " | ".join(self.image_alts[:LOGO_IMAGES])
         value = getattr(self, part)
         return value if isinstance(value, str) else ""
 

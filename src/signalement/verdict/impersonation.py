@@ -15,15 +15,15 @@ from functools import cache
 from typing import Any
 
 from signalement.verdict.brands import Brand, Registry, registry
-from signalement.verdict.evidence import Evidence, is_mailbox
+from signalement.verdict.evidence import LOGO_IMAGES, Evidence, is_mailbox
 from signalement.verdict.lookalikes import Detector, Lookalike, detector
-from signalement.verdict.text import PhraseIndex
+from signalement.verdict.text import PhraseIndex, normalize
 
 CLAIMS = ("display_name", "sms_sender")  # the sender says it is the brand
-LOOKS = ("title",)  # the message looks like the brand's page
-# The message talks about it. Image alt texts are here, not in LOOKS: "Facebook" and "Google Play" icons end most
-# newsletters.
-TALKS = ("subject", "alts", "text")
+# The message looks like the brand's: its page title, its logo (the first images' alt texts: "Facebook" and
+# "Google Play" icons end most newsletters, so later alt texts only talk about a brand).
+LOOKS = ("title", "logo")
+TALKS = ("subject", "alts", "text")  # the message talks about it
 # Words that a service's display name adds to its brand ("PayPal Service"): with any other word beside a one-word
 # brand, the display name is a person's ("Ian Bell", "Alan Smith").
 _SERVICE_WORDS = frozenset(
@@ -34,6 +34,9 @@ _SERVICE_WORDS = frozenset(
     service client kundenservice kundendienst atendimento servicio servizio clienti klantenservice securite
     compte espace conseiller""".split()
 )
+
+
+_LOGO_WORDS = _SERVICE_WORDS | {"logo", "logotype", "image", "img", "header", "banner"}
 
 
 @dataclass
@@ -91,8 +94,7 @@ class BrandIndex:
         # One search over everything the message says, then each brand found placed in its parts.
         for brand_id, names in self.names.find(evidence.words("says")).items():
             for place in (*LOOKS, *TALKS):
-                padded = evidence.words(place).padded
-                if any(f" {name} " in padded for name in names):
+                if _named(evidence, place, names):
                     found.setdefault(brand_id, BrandFinding(self.registry.by_id[brand_id])).named_in.append(place)
         for host in _hosts(evidence):
             for lookalike in self.lookalikes.check(host):
@@ -105,6 +107,19 @@ class BrandIndex:
         for finding in found.values():
             finding.impersonated, finding.why = _judge(finding, evidence)
         return sorted(found.values(), key=lambda f: (not f.impersonated, f.brand.id))
+
+
+def _named(evidence: Evidence, place: str, names: list[str]) -> bool:
+    if place != "logo":
+        padded = evidence.words(place).padded
+        return any(f" {name} " in padded for name in names)
+    # A logo's alt text is the brand's name, alone or with "logo": "Aimez notre page Facebook" is a share button.
+    for alt in evidence.image_alts[:LOGO_IMAGES]:
+        padded = normalize(alt).padded
+        for name in names:
+            if f" {name} " in padded and set(padded.replace(f" {name} ", " ").split()) <= _LOGO_WORDS:
+                return True
+    return False
 
 
 def _claims(padded: str, names: list[str]) -> bool:

@@ -15,13 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from signalement.domain.accounts import Scope
-from signalement.domain.reports import Channel, ReportedCategory, ReportKind, ReportStatus
+from signalement.domain.reports import Channel, ReportedCategory, ReportKind, ReportStatus, VerdictCategory
 from signalement.ingest.intake import Submission, analyze_job
 from signalement.platform import Platform
 from signalement.store import audit
 from signalement.store.accounts import Principal
 from signalement.store.db import read
-from signalement.store.tables import reports
+from signalement.store.tables import campaigns, reports
 from signalement.web import schemas
 from signalement.web.auth import require, require_staff
 from signalement.web.body import FORM_OVERHEAD, form_bytes, form_text, media_type, parse_multipart, read_body
@@ -240,6 +240,8 @@ def list_reports(
     reporter_id: IdQuery = None,
     origin_ip: Annotated[str | None, Query(max_length=45)] = None,
     from_domain: Annotated[str | None, Query(max_length=255)] = None,
+    verdict_category: VerdictCategory | None = None,
+    campaign_id: Annotated[str | None, Query(max_length=16, description="A campaign's public id.")] = None,
     after: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Cursor: `next_cursor` of the previous page.")
     ] = None,
@@ -256,9 +258,13 @@ def list_reports(
         (reports.c.reporter_id, reporter_id),
         (reports.c.origin_ip, origin_ip),
         (reports.c.from_domain, from_domain and from_domain.lower()),
+        (reports.c.verdict_category, verdict_category),
     ):
         if value is not None:
             query = query.where(column == value)
+    if campaign_id is not None:
+        campaign = select(campaigns.c.id).where(campaigns.c.public_id == campaign_id).scalar_subquery()
+        query = query.where(reports.c.campaign_id == campaign)
     if after is not None:
         query = query.where(reports.c.id < after)
     with read(platform.engine) as conn:

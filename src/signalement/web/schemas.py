@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
-from signalement.domain.reports import ReportedCategory
+from signalement.domain.reports import ReportedCategory, VerdictCategory
 
 
 class ReportAck(BaseModel):
@@ -19,7 +19,7 @@ class ReportAck(BaseModel):
 
 
 class Verdict(BaseModel):
-    category: str = Field(description="phishing, malware, scam, spam or legitimate.")
+    category: VerdictCategory = Field(description="What the analysis says the message is.")
     score: float | None = Field(description="How sure, from 0 to 1.")
 
 

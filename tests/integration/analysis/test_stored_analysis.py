@@ -109,3 +109,26 @@ def test_sms_reports_get_urls_and_phones(client: TestClient, users: Users, platf
     assert [u["host"] for u in facts["urls"]] == ["colis-frais.example.com"]
     assert [p["e164"] for p in facts["phones"]] == ["+33899102030"]
     assert facts["sms"]["sender_kind"] == "number"
+
+
+def test_reports_are_found_by_verdict_and_campaign(client: TestClient, users: Users, platform: Platform) -> None:
+    first, second = _submit(client, users, _message("c1")), _submit(client, users, _message("c2"))
+    run_jobs_until_idle(platform)
+    staff = users.headers(Role.ANALYST)
+    report = client.get(f"/api/v1/reports/{first}", headers=staff).json()
+    category = report["verdict"]["category"]
+    assert category == report["facts"]["category"]
+    assert report["facts"]["reasons"], "the verdict explains itself"
+    found = client.get("/api/v1/reports", params={"verdict_category": category}, headers=staff).json()["items"]
+    assert {first, second} <= {r["id"] for r in found}
+    other = "legitimate" if category != "legitimate" else "spam"
+    assert client.get("/api/v1/reports", params={"verdict_category": other}, headers=staff).json()["items"] == []
+    campaign = report["campaign_id"]
+    assert campaign and client.get(f"/api/v1/reports/{second}", headers=staff).json()["campaign_id"] == campaign
+    same = client.get("/api/v1/reports", params={"campaign_id": campaign}, headers=staff).json()["items"]
+    assert {r["id"] for r in same} == {first, second}
+    assert (
+        client.get("/api/v1/reports", params={"campaign_id": "cmp-000000000000"}, headers=staff).json()["items"] == []
+    )
+    bad = client.get("/api/v1/reports", params={"verdict_category": "ham"}, headers=staff)
+    assert bad.status_code == 422

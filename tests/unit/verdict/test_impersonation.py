@@ -74,3 +74,13 @@ def test_an_sms_sender_id_alone_is_not_impersonation() -> None:
         "sms", sms_sender="LaPoste", text="Colis: https://suivi-colis.example", links=(_link("suivi-colis.example"),)
     )
     assert _finding(pushed, "la-poste")[0]
+
+
+def test_a_logo_looks_like_the_brand_a_share_button_does_not() -> None:
+    links = (_link("secure-check.example"),)
+    logo = Evidence("mail", from_domain="x.example", image_alts=("PayPal logo", "banner"), links=links)
+    impersonated, named_in, why = _finding(logo, "paypal")
+    assert impersonated and "logo" in named_in and "secure-check.example" in why
+    share = Evidence("mail", from_domain="x.example", image_alts=("Aimez notre page Facebook",), links=links)
+    impersonated, named_in, _ = _finding(share, "facebook")
+    assert not impersonated and named_in == ["alts"]

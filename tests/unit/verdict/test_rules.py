@@ -45,6 +45,11 @@ def _fires(rule: str, evidence: Evidence, **facts: object) -> str | None:
         ("mailing-list", Evidence("mail", list_id="<dev.lists.example>", has_unsubscribe=True)),
         ("crypto-wallet", Evidence("mail", text="Send the bitcoin to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq now")),
         ("sms-link", Evidence("sms", links=(_link("colis-suivi.example"),))),
+        ("mixed-script-words", Evidence("mail", subject="\u0421\u043eurt Case, N\u0435w D\u043ecuments")),
+        ("styled-letters", Evidence("mail", display_name="\u1d18\u1d00\u028f\u1d0d\u1d07\u0274\u1d1b")),
+        ("unfilled-template", Evidence("mail", text="Hola {firstname} {lastname}, consigue Prime")),
+        ("random-token-subject", Evidence("mail", subject="Notifica\u00e7\u00e3o ao cliente Ra3HNiammhtn7Q3joVp")),
+        ("organization-on-freemail", Evidence("mail", display_name="United Nations Office", from_domain="gmail.com")),
         (
             "html-without-unsubscribe",
             Evidence("mail", html_parts=1, from_domain="a.example", links=(_link("b.example"),)),
@@ -81,6 +86,10 @@ OWN_LINK = (_link("a.example"),)
         ),
         ("html-without-unsubscribe", Evidence("mail", html_parts=1, has_unsubscribe=True, links=(_link("b.example"),))),
         ("shouting-subject", Evidence("mail", subject="Minutes of the AGM")),
+        ("mixed-script-words", Evidence("mail", subject="\u041c\u043e\u0441\u043a\u0432\u0430 and Paris")),
+        ("random-token-subject", Evidence("mail", subject="Order 123-456 shipped")),
+        ("organization-on-freemail", Evidence("mail", display_name="Marie Curie", from_domain="gmail.com")),
+        ("organization-on-freemail", Evidence("mail", display_name="United Nations", from_domain="un.org")),
     ],
 )
 def test_rule_stays_quiet(rule: str, evidence: Evidence) -> None:
@@ -94,3 +103,19 @@ def test_lexicon_rules_fire_on_their_phrases() -> None:
     found = lexicon.signals(evidence)
     assert "credential-lure" in found
     assert _fires("credential-lure", evidence, signals=found)
+
+
+def test_a_brand_in_the_subject_of_another_sender() -> None:
+    from signalement.verdict.impersonation import brand_index
+
+    evidence = Evidence("mail", subject="Your Netflix account is on hold", from_domain="tangoo.example")
+    assert _fires("brand-in-subject", evidence, brands=brand_index().findings(evidence)) == "Netflix"
+    own = Evidence("mail", subject="New on Netflix", from_domain="netflix.com", auth=Auth(dmarc="pass"))
+    assert _fires("brand-in-subject", own, brands=brand_index().findings(own)) is None
+
+
+def test_a_legal_threat_in_french() -> None:
+    from signalement.verdict import lexicon
+
+    evidence = Evidence("mail", text="Vous avez recu une citation a comparaitre devant le tribunal.")
+    assert "legal-threat" in lexicon.signals(evidence)

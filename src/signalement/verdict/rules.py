@@ -262,48 +262,51 @@ def display_name_address(facts: Facts) -> str | None:
 # Attachments that run code
 
 
-_EXECUTABLE = {"executable", "executable-in-archive", "script", "hta", "lnk", "disk-image", "java-class", "msi"}
-_MACRO = {"macro", "macros", "vba", "remote-template", "embedded-object"}
-_SMUGGLING = {"html-smuggling", "svg-script", "html-obfuscated"}
-_PDF_ACTIVE = {"pdf-javascript", "pdf-launch", "pdf-embedded-file"}
-_DISGUISE = {"double-extension", "extension-mismatch", "bidi-filename"}
-_LOCKED = {"password-protected", "encrypted-archive", "office-encrypted", "pdf-password-protected"}
+# (rule, description, the attachment flags of signalement.mail.attachments it looks for)
+_ATTACHMENT_RULES = (
+    (
+        "executable-attachment",
+        "carries a program, a script, a shortcut or a disk image, or an archive of one",
+        {"executable", "executable-in-archive", "script", "hta", "lnk", "disk-image", "java-class", "msi"},
+    ),
+    (
+        "macro-document",
+        "carries an office document with macros, an embedded object or a remote template",
+        {"macro", "macros", "vba", "remote-template", "embedded-object"},
+    ),
+    (
+        "html-smuggling",
+        "an attachment builds a file or hides its code with script",
+        {"html-smuggling", "svg-script", "html-obfuscated"},
+    ),
+    (
+        "active-pdf",
+        "a PDF runs script, launches a program or embeds a file",
+        {"pdf-javascript", "pdf-launch", "pdf-embedded-file"},
+    ),
+    (
+        "disguised-attachment",
+        "an attachment's name hides its real type",
+        {"double-extension", "extension-mismatch", "bidi-filename"},
+    ),
+    (
+        "locked-attachment",
+        "an attachment is locked by a password, out of reach of scanners",
+        {"password-protected", "encrypted-archive", "office-encrypted", "pdf-password-protected"},
+    ),
+)
 
 
-@rule("executable-attachment", "carries a program, a script, a shortcut or a disk image, or an archive of one")
-def executable_attachment(facts: Facts) -> str | None:
-    found = _attachments_with(facts, _EXECUTABLE)
-    return _some(found) if found else None
+def _attachment_flags(flags: set[str]) -> Check:
+    def check(facts: Facts) -> str | None:
+        found = _attachments_with(facts, flags)
+        return _some(found) if found else None
+
+    return check
 
 
-@rule("macro-document", "carries an office document with macros, an embedded object or a remote template")
-def macro_document(facts: Facts) -> str | None:
-    found = _attachments_with(facts, _MACRO)
-    return _some(found) if found else None
-
-
-@rule("html-smuggling", "an attachment builds a file or hides its code with script")
-def html_smuggling(facts: Facts) -> str | None:
-    found = _attachments_with(facts, _SMUGGLING)
-    return _some(found) if found else None
-
-
-@rule("active-pdf", "a PDF runs script, launches a program or embeds a file")
-def active_pdf(facts: Facts) -> str | None:
-    found = _attachments_with(facts, _PDF_ACTIVE)
-    return _some(found) if found else None
-
-
-@rule("disguised-attachment", "an attachment's name hides its real type")
-def disguised_attachment(facts: Facts) -> str | None:
-    found = _attachments_with(facts, _DISGUISE)
-    return _some(found) if found else None
-
-
-@rule("locked-attachment", "an attachment is locked by a password, out of reach of scanners")
-def locked_attachment(facts: Facts) -> str | None:
-    found = _attachments_with(facts, _LOCKED)
-    return _some(found) if found else None
+for _name, _description, _flags in _ATTACHMENT_RULES:
+    rule(_name, _description)(_attachment_flags(_flags))
 
 
 # What the message says (lexicon.toml)

@@ -46,6 +46,8 @@ class BrandFinding:
     lookalikes: list[Lookalike] = field(default_factory=list)
     impersonated: bool = False
     why: str = ""
+    sent_by_brand: bool = False  # from one of its domains (not a mailbox anyone can open there)
+    authenticated: bool = False  # and with a DMARC-aligned pass
 
     @property
     def claimed(self) -> bool:
@@ -105,7 +107,7 @@ class BrandIndex:
                 if lookalike not in finding.lookalikes:
                     finding.lookalikes.append(lookalike)
         for finding in found.values():
-            finding.impersonated, finding.why = _judge(finding, evidence)
+            _judge(finding, evidence)
         return sorted(found.values(), key=lambda f: (not f.impersonated, f.brand.id))
 
 
@@ -157,22 +159,27 @@ def _hosts(evidence: Evidence) -> list[str]:
     return list(dict.fromkeys(hosts))
 
 
-def _judge(finding: BrandFinding, evidence: Evidence) -> tuple[bool, str]:
+def _judge(finding: BrandFinding, evidence: Evidence) -> None:
     brand = finding.brand
     # A mailbox anyone can open at the brand (gmail.com, outlook.com) proves nothing about who writes from it.
-    own_sender = brand.owns(evidence.from_domain) and not is_mailbox(evidence.from_domain)
-    if own_sender and evidence.auth.aligned_pass():
-        return False, f"authenticated mail from {evidence.from_domain}, one of {brand.name}'s domains"
-    if own_sender and evidence.auth.failed():
-        return True, f"From {evidence.from_domain} is {brand.name}'s but failed authentication"
+    finding.sent_by_brand = brand.owns(evidence.from_domain) and not is_mailbox(evidence.from_domain)
+    finding.authenticated = finding.sent_by_brand and evidence.auth.aligned_pass()
+    finding.impersonated, finding.why = _impersonation(finding, evidence)
+
+
+def _impersonation(finding: BrandFinding, evidence: Evidence) -> tuple[bool, str]:
+    brand, sender = finding.brand, evidence.from_domain
+    if finding.authenticated:
+        return False, f"authenticated mail from {sender}, one of {brand.name}'s domains"
+    if finding.sent_by_brand and evidence.auth.failed():
+        return True, f"From {sender} is {brand.name}'s but failed authentication"
     if finding.lookalikes:
         return True, finding.lookalikes[0].detail
-    if own_sender:
-        return False, f"sent from {evidence.from_domain}, one of {brand.name}'s domains"
+    if finding.sent_by_brand:
+        return False, f"sent from {sender}, one of {brand.name}'s domains"
     foreign = [link.host for link in evidence.clicked if not brand.owns(link.host)]
     if finding.claimed and (foreign or evidence.kind == "mail"):  # an SMS sender id is not forged by naming it
-        sender = evidence.from_domain or evidence.sms_sender or "an unknown sender"
-        return True, f"claims to be {brand.name} but is sent by {sender}"
+        return True, f"claims to be {brand.name} but is sent by {sender or evidence.sms_sender or 'an unknown sender'}"
     if finding.looked and foreign:
         return True, f"shows {brand.name}'s look but links to {foreign[0]}"
     return False, ""

@@ -55,11 +55,10 @@ def rule(name: str, description: str) -> Callable[[Check], Check]:
 
 def link_kinds(evidence: Evidence) -> dict[str, list[str]]:
     kinds: dict[str, list[str]] = {}
-    for link in evidence.links:
-        if link.clicked:
-            kind = domain_lists.kind_of(link.host)
-            if kind and link.host not in kinds.setdefault(kind, []):
-                kinds[kind].append(link.host)
+    for link in evidence.clicked:
+        kind = domain_lists.kind_of(link.host)
+        if kind and link.host not in kinds.setdefault(kind, []):
+            kinds[kind].append(link.host)
     return kinds
 
 
@@ -100,7 +99,7 @@ def brand_impersonation(facts: Facts) -> str | None:
 
 @rule("authenticated-brand", "comes from a brand's own domain with a DMARC-aligned pass")
 def authenticated_brand(facts: Facts) -> str | None:
-    found = [f.brand.name for f in facts.brands if f.why.startswith("authenticated")]
+    found = [f.brand.name for f in facts.brands if f.authenticated]
     return _some(found) if found else None
 
 
@@ -457,12 +456,9 @@ def organization_on_freemail(facts: Facts) -> str | None:
     return None
 
 
-_BRANDS_OWN = ("authenticated", "sent from")  # how impersonation.py says the brand sent it
-
-
 @rule("brand-in-subject", "the subject names a brand that did not send the message")
 def brand_in_subject(facts: Facts) -> str | None:
-    found = [f.brand.name for f in facts.brands if "subject" in f.named_in and not f.why.startswith(_BRANDS_OWN)]
+    found = [f.brand.name for f in facts.brands if "subject" in f.named_in and not f.sent_by_brand]
     return _some(found) if found else None
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from signalement.mail.domains import is_ip
 from signalement.verdict import domain_lists, lexicon
 from signalement.verdict.evidence import Evidence, base, is_mailbox
 from signalement.verdict.impersonation import BrandFinding
@@ -180,11 +181,7 @@ def html_attachment(facts: Facts) -> str | None:
 
 @rule("link-to-ip", "a link points to a bare IP address")
 def link_to_ip(facts: Facts) -> str | None:
-    found = [
-        link.host
-        for link in facts.evidence.links
-        if link.clicked and ((link.host[:1].isdigit() and link.host.replace(".", "").isdigit()) or ":" in link.host)
-    ]
+    found = [link.host for link in facts.evidence.clicked if is_ip(link.host)]
     return _some(found) if found else None
 
 

@@ -148,16 +148,12 @@ def _table_row(result: dict[str, Any]) -> str:
 
 
 @main.command()
-def rules() -> None:
+@click.option("--markdown", is_flag=True, help="As the table of docs/verdicts.md.")
+def rules(markdown: bool) -> None:
     """The verdict's rules, each with what it looks at and its weights in the chain."""
-    from signalement.verdict.chain import chain
-    from signalement.verdict.rules import RULES
+    from signalement.verdict.judge import rules_table
 
-    links = chain().links
-    for name, rule in RULES.items():
-        link = links[name]
-        weights = f"harmful {link.harmful:+g} {link.harm or '':<8} spam {link.spam:+g}"
-        click.echo(f"{name:<26} {weights:<34} {rule.description}")
+    click.echo("\n".join(rules_table(markdown)))
 
 
 @main.group()

@@ -73,3 +73,17 @@ def _fired(facts: Facts) -> list[Reason]:
         if detail is not None:
             fired.append(Reason(name, detail))
     return fired
+
+
+def rules_table(markdown: bool = False) -> list[str]:
+    """Every rule with its weights and what it looks at: for `signalement rules` and docs/verdicts.md."""
+    lines = ["| rule | looks at | harmful | harm | spam |", "|---|---|---|---|---|"] if markdown else []
+    for name, rule in RULES.items():
+        link = chain().links[name]
+        harm = link.harm or ""
+        if markdown:
+            lines.append(f"| `{name}` | {rule.description} | {link.harmful:+g} | {harm} | {link.spam:+g} |")
+        else:
+            weights = f"harmful {link.harmful:+g} {harm:<8} spam {link.spam:+g}"
+            lines.append(f"{name:<26} {weights:<34} {rule.description}")
+    return lines

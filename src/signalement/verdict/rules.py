@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from signalement.mail.domains import is_ip
-from signalement.verdict import domain_lists, lexicon
+from signalement.verdict import brands, domain_lists, lexicon
 from signalement.verdict.evidence import Evidence, base, is_mailbox
 from signalement.verdict.impersonation import BrandFinding
 from signalement.verdict.lookalikes import detector
@@ -200,6 +200,22 @@ def link_to_file_sharing(facts: Facts) -> str | None:
 @rule("link-shortener", "a link hides its target behind a URL shortener")
 def link_shortener(facts: Facts) -> str | None:
     found = facts.link_kinds.get("shortener")
+    return _some(found) if found else None
+
+
+@rule("shown-link-elsewhere", "shows a brand's web address as text while its links lead to other domains")
+def shown_link_elsewhere(facts: Facts) -> str | None:
+    # "https://www.paypal.com/signin" written in the message, the button under it pointing to another site.
+    links = facts.evidence.links
+    anchors = {link.domain for link in links if "html:a" in link.where}
+    if not anchors:
+        return None
+    shown = {
+        link.domain: brands.registry().owner(link.domain)
+        for link in links
+        if link.where and all(w.startswith("text") for w in link.where) and not is_mailbox(link.domain)
+    }
+    found = [f"{d} ({owner.name})" for d, owner in shown.items() if owner and not any(map(owner.owns, anchors))]
     return _some(found) if found else None
 
 

@@ -119,3 +119,12 @@ def test_a_legal_threat_in_french() -> None:
 
     evidence = Evidence("mail", text="Vous avez recu une citation a comparaitre devant le tribunal.")
     assert "legal-threat" in lexicon.signals(evidence)
+
+
+def test_a_brand_address_shown_while_the_button_leads_elsewhere() -> None:
+    shown = Link("https://www.paypal.com/signin", "www.paypal.com", "paypal.com", ("text",), None, True)
+    button = _link("paypal-check.example")
+    assert _fires("shown-link-elsewhere", Evidence("mail", links=(shown, button))) == "paypal.com (PayPal)"
+    own = _link("www.paypal.com", "paypal.com")
+    assert _fires("shown-link-elsewhere", Evidence("mail", links=(shown, own))) is None
+    assert _fires("shown-link-elsewhere", Evidence("mail", links=(shown,))) is None  # nothing to click

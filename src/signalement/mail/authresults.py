@@ -14,9 +14,11 @@ position rule, as a fallback for SPF. DKIM-Signature fields are always listed, u
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from signalement.mail.domains import normalize_host, registered_domain
@@ -157,11 +159,14 @@ def _authentication(**values: Any) -> Authentication:
     return build(Authentication, {**_AUTHENTICATION_DEFAULTS, "dkim": [], "signatures": [], **values})
 
 
+_Result = tuple[str, str, Mapping[str, str], str]  # (method, result, properties, comments)
+
+
 @dataclass(frozen=True)
 class _Field:
     position: int
     authserv_id: str | None
-    results: list[tuple[str, str, dict[str, str], str]]  # (method, result, properties, comments)
+    results: list[_Result]
     arc: bool
 
 
@@ -178,7 +183,7 @@ def parse_authentication_results(value: str, arc: bool = False, position: int = 
     segments = [s.strip() for s in _SEGMENT.findall(masked)]
     seen = 0
     authserv_id: str | None = None
-    results: list[tuple[str, str, dict[str, str], str]] = []
+    results: list[_Result] = []
     for index, segment in enumerate(segments):
         count = segment.count("\x00") if comments else 0
         own = " ".join(comments[seen : seen + count]) if count else ""
@@ -190,11 +195,28 @@ def parse_authentication_results(value: str, arc: bool = False, position: int = 
             words = text.split()
             authserv_id = normalize_host(words[0]) if words else None  # a version number may follow
             continue
-        match = _RESULT.match(text)
-        if match:
-            props = {f"{p.lower()}.{n.lower()}": v.strip('"') for p, n, v in _PROPERTY.findall(text, match.end())}
-            results.append((match.group(1).lower(), match.group(2).lower(), props, own))
+        found = _result(text) if len(text) <= _MEMO_MAX else _read_result(text)
+        if found is not None:
+            results.append((*found, own))
     return build(_Field, {"position": position, "authserv_id": authserv_id, "results": results, "arc": arc})
+
+
+# A result (`spf=pass smtp.mailfrom=example.net`), its comments masked, repeats from message to message (about 60%
+# of them within the dev corpus): read once, for the usual lengths. Its properties are then shared between
+# messages, hence read-only.
+_MEMO_MAX = 512
+
+
+def _read_result(text: str) -> tuple[str, str, Mapping[str, str]] | None:
+    """(method, result, properties) of one result, or None when the text is none."""
+    match = _RESULT.match(text)
+    if match is None:
+        return None
+    props = {f"{p.lower()}.{n.lower()}": v.strip('"') for p, n, v in _PROPERTY.findall(text, match.end())}
+    return match.group(1).lower(), match.group(2).lower(), MappingProxyType(props)
+
+
+_result = lru_cache(maxsize=4096)(_read_result)
 
 
 def _domain_of(value: str | None) -> str | None:
@@ -285,7 +307,7 @@ def _block(
     return block, trusted_by
 
 
-def _spf(results: list[tuple[str, str, dict[str, str], str]], from_domain: str | None) -> Spf | None:
+def _spf(results: list[_Result], from_domain: str | None) -> Spf | None:
     for method, result, props, _ in results:
         if method == "spf":
             domain = _domain_of(props.get("smtp.mailfrom") or props.get("smtp.mail") or props.get("smtp.helo"))
@@ -298,9 +320,7 @@ def _spf_result(result: str, domain: str | None, from_domain: str | None, source
     return build(Spf, {"result": result, "domain": domain, "aligned": aligned, "strict": strict, "source": source})
 
 
-def _dkim(
-    results: list[tuple[str, str, dict[str, str], str]], from_domain: str | None, signatures: list[Signature]
-) -> list[Dkim]:
+def _dkim(results: list[_Result], from_domain: str | None, signatures: list[Signature]) -> list[Dkim]:
     out: list[Dkim] = []
     for method, result, props, _ in results:
         if method != "dkim":
@@ -328,7 +348,7 @@ def _dkim(
     return out
 
 
-def _dmarc(results: list[tuple[str, str, dict[str, str], str]]) -> Dmarc | None:
+def _dmarc(results: list[_Result]) -> Dmarc | None:
     for method, result, props, comments in results:
         if method == "dmarc":
             policy = props.get("policy.published-domain-policy") or props.get("policy.dmarc")

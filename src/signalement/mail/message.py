@@ -11,6 +11,7 @@ from email import message_from_bytes
 from email.message import Message
 from email.policy import compat32
 from functools import lru_cache
+from typing import Any
 
 from signalement.mail.facts import decode, header_block
 
@@ -67,7 +68,7 @@ class ParsedMessage:
 
     def text(self, ref: PartRef) -> str:
         data = self.payload(ref)
-        declared = ref.part.get_content_charset()
+        declared = content_charset(ref.part)
         if declared is None and ref.content_type == "text/html":
             found = _HTML_CHARSET.search(data[:4096])
             declared = found.group(1).decode("ascii").lower() if found else None
@@ -101,22 +102,25 @@ def _walk(parsed: ParsedMessage) -> None:
             parsed.defects.append("TooManyParts")
             return
         parsed.defects.extend(type(defect).__name__ for defect in part.defects)
-        payload = part.get_payload()
-        if isinstance(payload, list):
+        # is_multipart() first: get_payload() of a leaf checks its whole body for raw 8-bit bytes, and decodes
+        # it if there are any; of a multipart it is the list of sub-parts.
+        if part.is_multipart():
             if depth >= MAX_DEPTH:
                 parsed.defects.append("TooDeeplyNested")
                 continue
-            stack.extend((child, depth + 1) for child in reversed(payload) if isinstance(child, Message))
+            payload = part.get_payload()
+            children = payload if isinstance(payload, list) else []  # always the list: for the type checker
+            stack.extend((child, depth + 1) for child in reversed(children) if isinstance(child, Message))
             continue
         parsed.parts.append(_ref(part, len(parsed.parts), depth))
 
 
 def _ref(part: Message, index: int, depth: int) -> PartRef:
-    disposition_header = part.get("content-disposition")
+    content_type, disposition_header = _type_fields(part)
     filename: str | None = None
     disposition: str | None = None
     # Parameter parsing is the costly part of compat32: only do it when a file name or disposition can be there.
-    if disposition_header is not None or "name" in str(part.get("content-type", "")).lower():
+    if disposition_header is not None or "name" in str(content_type or "").lower():
         try:
             filename = part.get_filename()
         except (LookupError, UnicodeError, ValueError):  # RFC 2231 names in charsets Python does not know
@@ -126,10 +130,64 @@ def _ref(part: Message, index: int, depth: int) -> PartRef:
         part=part,
         index=index,
         depth=depth,
-        content_type=part.get_content_type(),
+        content_type=_content_type(part, content_type),
         filename=decode(filename)[:300] if filename else None,
         disposition=disposition,
     )
+
+
+def _type_fields(part: Message) -> tuple[Any, Any]:
+    """The first Content-Type and Content-Disposition values, as part.get() gives them, in one pass over the
+    fields (part.get() reads them all once per call)."""
+    headers: list[tuple[str, Any]] | None = getattr(part, "_headers", None)
+    if headers is None:
+        return part.get("content-type"), part.get("content-disposition")
+    content_type = disposition = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "content-type":
+            if content_type is None:
+                content_type = part.policy.header_fetch_parse(name, value)
+                if disposition is not None:
+                    break
+        elif lowered == "content-disposition" and disposition is None:
+            disposition = part.policy.header_fetch_parse(name, value)
+            if content_type is not None:
+                break
+    return content_type, disposition
+
+
+def _content_type(part: Message, value: Any) -> str:
+    """Message.get_content_type(), from the Content-Type value already found."""
+    if value is None:
+        return part.get_default_type()
+    content_type = str(value).partition(";")[0].strip().lower()
+    return content_type if content_type.count("/") == 1 else "text/plain"  # RFC 2045 §5.2
+
+
+def content_charset(part: Message) -> str | None:
+    """part.get_content_charset(). Its parameter parsing is most of a text part's decoding cost, and depends on the
+    Content-Type value alone, which repeats from message to message (`text/html; charset="utf-8"`): memoized."""
+    headers: list[tuple[str, Any]] | None = getattr(part, "_headers", None)
+    if headers is None or part.policy is not compat32:
+        return part.get_content_charset()
+    for name, value in headers:
+        if name.lower() == "content-type":  # the first one, as get_content_charset() reads
+            if type(value) is str and len(name) + len(value) <= _CHARSET_MEMO_MAX:
+                return _charset_of(name, value)
+            return part.get_content_charset()
+    return None
+
+
+_CHARSET_MEMO_MAX = 500  # characters of a Content-Type field whose charset is memoized
+
+
+@lru_cache(maxsize=1024)
+def _charset_of(name: str, value: str) -> str | None:
+    """The charset of a message whose only field is this Content-Type: what get_content_charset() reads."""
+    probe = Message(policy=compat32)
+    probe.set_raw(name, value)
+    return probe.get_content_charset()
 
 
 @lru_cache(maxsize=256)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
@@ -35,7 +36,6 @@ _COMMENTS = re.compile(f"({_COMMENT})")  # captured: split() returns the comment
 # Case variants spelled out: an IGNORECASE alternation is several times slower, and this runs on every field.
 _KEYWORD = re.compile(r" (from|by|via|with|id|for|FROM|BY|VIA|WITH|ID|FOR|From|By|Via|With|Id|For) ")
 _KEYWORDS = {spelling: spelling.lower() for spelling in _KEYWORD.pattern[2:-2].split("|")}
-_HEXTET = re.compile(r"[0-9a-f]{1,4}")
 _NOT_CANONICAL = re.compile(r"(?:^|:)0(?:[0-9a-f]|:|$)|\.")
 _IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
 _MARK = "\x00"  # stands for a removed comment in the masked text
@@ -166,15 +166,20 @@ def _ipv6_int(text: str) -> int | None:
         return None
     value = 0
     for group in head:
-        if not _HEXTET.fullmatch(group):
+        if not _is_hextet(group):
             return None
         value = (value << 16) | int(group, 16)
     value <<= 16 * (8 - count)  # the groups `::` stands for (none without it)
     for group in tail:
-        if not _HEXTET.fullmatch(group):
+        if not _is_hextet(group):
             return None
         value = (value << 16) | int(group, 16)
     return value
+
+
+def _is_hextet(group: str) -> bool:
+    """One to four lower-case hex digits; strip() leaves nothing of a text made only of them (a regex is slower)."""
+    return 0 < len(group) <= 4 and not group.strip("0123456789abcdef")
 
 
 def _ipv6_text(value: int) -> str:
@@ -263,7 +268,13 @@ def _tls(protocol: str | None, text: str) -> bool | str:
         return f"{label} {cipher.group(1) or cipher.group(2)}" if cipher and ":" not in label else label
     if "Google Transport Security" in text:
         return True
-    return bool(protocol and _TLS_PROTOCOL.match(protocol))
+    return bool(protocol) and _tls_protocol(protocol)
+
+
+@lru_cache(maxsize=256)
+def _tls_protocol(protocol: str) -> bool:
+    """Whether the protocol says TLS (`ESMTPS`): a few names, over and over."""
+    return _TLS_PROTOCOL.match(protocol) is not None
 
 
 def parse_date(text: str) -> str | None:
@@ -284,7 +295,9 @@ def parse_date(text: str) -> str | None:
     elif zone:
         offset = _ZONES.get(zone.lower(), 0) * 60
     try:
-        moment = datetime(year, month, int(day), int(hour), int(minute), int(second or 0)) - timedelta(minutes=offset)
+        moment = datetime(year, month, int(day), int(hour), int(minute), int(second or 0))
+        if offset:  # most fields are written in UTC: skip the timedelta then
+            moment -= timedelta(minutes=offset)
     except (ValueError, OverflowError):
         return None
     return moment.isoformat() + "+00:00"
@@ -307,16 +320,32 @@ _SHAPE = re.compile(
     + rf";([^;()\x00]*)(?:[ ]({_RUN}))?"
 )
 
-# (all comments joined, date text, each keyword's text, `from` comments joined, `by` comments joined)
-_Clauses = tuple[str, str, dict[str, str], str, str]
+# What _clauses() reads of a field: each keyword's text with its comments masked, None when the keyword is absent
+# (the first occurrence of a keyword wins): `from`, `by`, `with`, `id`, `via`, `for`; then the comments of the
+# `from` and of the `by` clause, joined (only those two read their own); every comment, in order (None for a
+# missing run: joined only when a hop is built); the date text.
+_Clauses = tuple[
+    str | None, str | None, str | None, str | None, str | None, str | None, str, str, Sequence[str | None], str
+]
 
 
 def _clauses(text: str) -> _Clauses:
-    """The comments, the date text, each keyword's text with its comments masked (the first occurrence of a
-    keyword wins), and the comments of the `from` and `by` clauses, joined (only those read their own)."""
+    """The clauses of a normalized field: one match for the common shape, else the general reading."""
     match = _SHAPE.fullmatch(text) if _MARK not in text else None
-    if match is not None:
-        return _shaped(match)
+    if match is None:
+        return _general(text)
+    # A clause's text is then its words alone, without the marks of its comments or the space that ends the last
+    # one before `;` in the general reading: nothing read from a clause depends on them (its first word; its words
+    # for `via`; an address among them for `from`; the TLS words of `with`, searched in its text followed by the
+    # comments, where a word cannot run into a mark or a space).
+    (from_, from_comments, by, by_comments, with_, with_comments, id_, id_comments, via, via_comments, for_,
+     for_comments, date, date_comments) = match.groups()  # fmt: skip
+    runs = (from_comments, by_comments, with_comments, id_comments, via_comments, for_comments, date_comments)
+    return from_, by, with_, id_, via, for_, from_comments or "", by_comments or "", runs, date.strip()[:100]
+
+
+def _general(text: str) -> _Clauses:
+    """_clauses() of any field: the comments masked, then the text split at the keywords."""
     comments: list[str] = []
     masked = text
     if "(" in text:
@@ -331,40 +360,18 @@ def _clauses(text: str) -> _Clauses:
         head, date_text = masked, ""
     if _MARK in date_text:
         date_text = date_text.replace(_MARK, "")
+    date = date_text.strip()[:100]
     parts = _KEYWORD.split(f" {head} ")  # [text before, keyword, its text, keyword, its text, ...]
     if len(parts) == 1:
-        return " ".join(comments), date_text.strip()[:100], {}, "", ""
+        return None, None, None, None, None, None, "", "", comments, date
     keys = parts[1::2]
     if not "".join(keys).islower():
         keys = [_KEYWORDS[key] for key in keys]
     clauses = dict(zip(reversed(keys), reversed(parts[2::2]), strict=True))  # the first occurrence of a keyword wins
-    if not comments:
-        return "", date_text.strip()[:100], clauses, "", ""
-    from_comments, by_comments = _own(comments, parts, keys, "from"), _own(comments, parts, keys, "by")
-    return " ".join(comments), date_text.strip()[:100], clauses, from_comments, by_comments
-
-
-def _shaped(match: re.Match[str]) -> _Clauses:
-    """_clauses() of a field in the common shape. A clause's text is its words alone, without the marks of its
-    comments or the space that ends the last one before `;` in the general reading: nothing read from a clause
-    depends on them (its first word; its words for `via`; an address among them for `from`; the TLS words of
-    `with`, searched in its text followed by the comments, where a word cannot run into a mark or a space)."""
-    (from_, from_comments, by, by_comments, with_, with_comments, id_, id_comments, via, via_comments, for_,
-     for_comments, date, date_comments) = match.groups()  # fmt: skip
-    clauses = {"by": by}
-    if from_ is not None:
-        clauses["from"] = from_
-    if with_ is not None:
-        clauses["with"] = with_
-    if id_ is not None:
-        clauses["id"] = id_
-    if via is not None:
-        clauses["via"] = via
-    if for_ is not None:
-        clauses["for"] = for_
-    runs = (from_comments, by_comments, with_comments, id_comments, via_comments, for_comments, date_comments)
-    comments = " ".join(filter(None, runs))  # the runs present (a run is never empty)
-    return comments, date.strip()[:100], clauses, from_comments or "", by_comments or ""
+    from_comments = _own(comments, parts, keys, "from") if comments else ""
+    by_comments = _own(comments, parts, keys, "by") if comments else ""
+    from_, by, with_, id_, via, for_ = (clauses.get(keyword) for keyword in ("from", "by", "with", "id", "via", "for"))
+    return from_, by, with_, id_, via, for_, from_comments, by_comments, comments, date
 
 
 def _own(comments: list[str], parts: list[str], keys: list[str], key: str) -> str:
@@ -381,9 +388,64 @@ def _own(comments: list[str], parts: list[str], keys: list[str], key: str) -> st
 
 def received_ip(value: str) -> str | None:
     """parse_received(value).ip, reading only what it needs: for the fields the walk looks at but does not walk."""
-    _, _, clauses, from_comments, _ = _clauses(" ".join(value[:MAX_VALUE].split()))
-    from_body = clauses.get("from")
-    return None if from_body is None else _from_ip(from_body, from_comments)[2]
+    from_, _, _, _, _, _, from_comments, _, _, _ = _clauses(" ".join(value[:MAX_VALUE].split()))
+    return None if from_ is None else _from_clause(from_, from_comments)[2]
+
+
+# The `from` and `by` clauses name relays, which come back message after message (about 60% of them within the
+# dev corpus alone, where whole fields almost never repeat): what is read from them is memoized, for clauses of a
+# bounded length (the memo must not hold megabytes of a hostile sender's text).
+_MEMO_MAX = 512  # characters of a clause (words and comments) whose reading is memoized
+_MEMO_SIZE = 4096
+
+
+def _from_clause(body: str, comments: str) -> tuple[str, str | None, str | None]:
+    """_from_ip(), memoized for the usual lengths."""
+    if len(body) + len(comments) > _MEMO_MAX:
+        return _from_ip(body, comments)
+    return _from_ip_memo(body, comments)
+
+
+def _helo_rdns_of(main: str, main_ip: str | None, comments: str, protocol: str | None) -> tuple[str | None, str | None]:
+    """_helo_rdns(), memoized for the usual lengths."""
+    lowercase = bool(protocol and protocol.islower())
+    if len(main) + len(comments) > _MEMO_MAX:
+        return _helo_rdns(main, main_ip, comments, lowercase)
+    return _helo_rdns_memo(main, main_ip, comments, lowercase)
+
+
+_from_ip_memo = lru_cache(maxsize=_MEMO_SIZE)(_from_ip)
+_helo_rdns_memo = lru_cache(maxsize=_MEMO_SIZE)(_helo_rdns)
+
+
+def _by_clause(body: str, comments: str) -> tuple[str | None, str | None]:
+    """The writer's name and address from a `by` clause; memoized for the usual lengths."""
+    if len(body) + len(comments) > _MEMO_MAX:
+        return _read_by(body, comments)
+    return _read_by_memo(body, comments)
+
+
+def _read_by(body: str, comments: str) -> tuple[str | None, str | None]:
+    """The main word of a `by` clause, and an address in it or in its comments."""
+    words = body.split(None, 1)
+    by_host = _host(words[0]) if words and words[0] != _MARK else None
+    by_ip = (normalize_ip(by_host) if by_host else None) or _first_ip(comments)
+    if by_host and by_ip and by_host.strip("[]") == by_ip:
+        by_host = by_ip
+    return by_host, by_ip
+
+
+_read_by_memo = lru_cache(maxsize=_MEMO_SIZE)(_read_by)
+
+
+def _protocol(with_body: str | None) -> str | None:
+    """The first word of the `with` clause."""
+    if not with_body:
+        return None
+    first = with_body.split(None, 1)
+    if not first or first[0] == _MARK:
+        return None
+    return "Microsoft SMTP Server" if first[0].lower() == "microsoft" else first[0][:40]
 
 
 class Reading:
@@ -393,10 +455,13 @@ class Reading:
     __slots__ = (
         "by_host",
         "by_ip",
-        "clauses",
         "comments",
         "date",
+        "for_",
         "from_comments",
+        "has_by",
+        "has_from",
+        "id_",
         "ip",
         "main",
         "main_ip",
@@ -404,40 +469,31 @@ class Reading:
         "protocol",
         "text",
         "truncated",
+        "via",
+        "with_",
     )
 
     def __init__(self, value: str, position: int = -1) -> None:
-        self.text = text = " ".join(value[:MAX_VALUE].split())
+        self.text = text = " ".join(value[:MAX_VALUE].split())  # unfolded, a space the only blank
         self.truncated = len(value) > MAX_VALUE
-        self.comments, self.date, clauses, from_comments, by_comments = _clauses(text)
-        self.clauses, self.from_comments, self.position = clauses, from_comments, position
-        with_body = clauses.get("with")
-        protocol = None
-        if with_body:
-            first = with_body.split(None, 1)
-            if first and first[0] != _MARK:
-                protocol = "Microsoft SMTP Server" if first[0].lower() == "microsoft" else first[0][:40]
-        self.protocol = protocol
-        from_body = clauses.get("from")
-        if from_body is not None:
-            self.main, self.main_ip, self.ip = _from_ip(from_body, from_comments)
+        self.position = position
+        (from_, by, with_, self.id_, self.via, self.for_, from_comments, by_comments, self.comments,
+         self.date) = _clauses(text)  # fmt: skip
+        self.with_, self.from_comments = with_, from_comments
+        self.protocol = _protocol(with_)
+        self.has_from = from_ is not None
+        if from_ is not None:
+            self.main, self.main_ip, self.ip = _from_clause(from_, from_comments)
         else:
             self.main, self.main_ip, self.ip = "", None, None
-        by_host = by_ip = None
-        by_body = clauses.get("by")
-        if by_body is not None:
-            words = by_body.split(None, 1)
-            by_host = _host(words[0]) if words and words[0] != _MARK else None
-            by_ip = (normalize_ip(by_host) if by_host else None) or _first_ip(by_comments)
-            if by_host and by_ip and by_host.strip("[]") == by_ip:
-                by_host = by_ip
-        self.by_host, self.by_ip = by_host, by_ip
+        self.has_by = by is not None
+        self.by_host, self.by_ip = _by_clause(by, by_comments) if by is not None else (None, None)
 
     def helo_rdns(self) -> tuple[str | None, str | None]:
-        if "from" not in self.clauses:
+        """The HELO and the reverse name: worked out for the hops kept, and the few fields without an address."""
+        if not self.has_from:
             return None, None
-        protocol = self.protocol
-        return _helo_rdns(self.main, self.main_ip, self.from_comments, bool(protocol and protocol.islower()))
+        return _helo_rdns_of(self.main, self.main_ip, self.from_comments, self.protocol)
 
     @property
     def has_clauses(self) -> bool:
@@ -445,23 +501,23 @@ class Reading:
         return self.by_host is not None or self.ip is not None or self.helo_rdns()[0] is not None
 
     def hop(self) -> Hop:
-        text, clauses, protocol, comments = self.text, self.clauses, self.protocol, self.comments
+        text, protocol = self.text, self.protocol
         defects: list[str] = ["truncated"] if self.truncated else []
         if not self.date:
             defects.append("no-date")
         helo, rdns = self.helo_rdns()
-        if "from" in clauses:
+        if self.has_from:
             if "may be forged" in self.from_comments:
                 defects.append("rdns-may-be-forged")
-            if "by" not in clauses:
+            if not self.has_by:
                 defects.append("no-by")
-        with_body = clauses.get("with", "")
-        via_body = clauses.get("via")
+        with_body = self.with_ or ""
+        via_body = self.via
         via = " ".join(via_body.replace(_MARK, " ").split())[:60] if via_body is not None else None
         if via is None and "(via HTTP" in text:
             via = "HTTP"
-        id_body = clauses.get("id")
-        for_body = clauses.get("for")
+        comments = " ".join(filter(None, self.comments))
+        id_body, for_body = self.id_, self.for_
         return build(
             Hop,
             {

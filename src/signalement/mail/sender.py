@@ -22,9 +22,10 @@ MAX_URIS = 10
 MAX_TEXT = 200
 _ADDRESS_IN_TEXT = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _ANGLE = re.compile(r"<([^<>]*)>")
-# The common shapes, read without the stdlib's character-by-character address parser (several times slower).
+# The common shapes, read without the stdlib's character-by-character address parser (several times slower). The
+# display name is taken whole (possessive: no backtracking), its trailing blanks stripped by the caller.
 _SIMPLE = re.compile(
-    r'\s*(?:"([^"\\]*)"|([^"<>,;:@()\\]*?))\s*<([^<>@\s,;"]+@[^<>@\s,;"]+)>\s*|\s*([^<>@\s,;"()]+@[^<>@\s,;"()]+)\s*'
+    r'\s*(?:"([^"\\]*)"|([^"<>,;:@()\\]*+))\s*<([^<>@\s,;"]+@[^<>@\s,;"]+)>\s*|\s*([^<>@\s,;"()]+@[^<>@\s,;"()]+)\s*'
 )
 # Two more, as the stdlib parser reads them (on the normalized text), for plain dot-atom addresses only:
 # `Name < a@b.example >` and the old `a@b.example (Name)`.

@@ -463,8 +463,7 @@ class _Chain:
     def next(self, index: int) -> int | None:
         """The next field down that has clauses: qmail's "(qmail 123 invoked from network)" notes have none."""
         for lower in range(index + 1, len(self.fields)):
-            reading = self._readings[lower] or self.reading(lower)
-            if reading.by_host is not None or reading.ip is not None or reading.has_clauses:
+            if (self._readings[lower] or self.reading(lower)).has_clauses:
                 return lower
         return None
 

@@ -10,6 +10,7 @@ import email
 from email.message import Message
 from email.policy import compat32
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -151,3 +152,12 @@ def test_authentication_json_is_the_dataclass_as_a_dict() -> None:
     assert result.as_json() == dataclasses.asdict(result) and list(result.as_json()) == list(dataclasses.asdict(result))
     empty = authentication(message(), "example.net")
     assert empty.as_json() == dataclasses.asdict(empty)
+
+
+def test_a_result_read_again_is_the_same_and_read_only() -> None:
+    value = "mx.example.org; dkim=pass header.d=example.net header.s=s1; spf=pass smtp.mailfrom=example.net"
+    first, again = parse_authentication_results(value), parse_authentication_results(value)
+    assert first == again
+    assert first.results[0][2] == {"header.d": "example.net", "header.s": "s1"}
+    with pytest.raises(TypeError):  # shared between messages
+        first.results[0][2]["header.d"] = "forged.example"  # type: ignore[index]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes
+from email.policy import compat32
+
 import pytest
 
-from signalement.mail.message import MAX_PARTS, decode_text, parse, text_codec
+from signalement.mail.message import MAX_PARTS, content_charset, decode_text, parse, text_codec
 
 
 @pytest.mark.parametrize(
@@ -86,3 +89,35 @@ def test_broken_boundary_keeps_the_text() -> None:
     parsed = parse(raw)
     assert parsed.defects  # the parser says the boundary was never found
     assert any("hi" in parsed.text(r) for r in parsed.parts)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        b"Content-Type: text/plain; charset=UTF-8\n",
+        b'Content-Type: text/html; charset="ISO-8859-1"; format=flowed\n',
+        b"Content-Type: text/plain; charset*=utf-8''%E2%82%AC\n",
+        b"Content-Type: text/plain; charset*0=utf; charset*1=-8\n",
+        b"Content-Type: text/plain\n",
+        b"Content-type: text/plain; charset=koi8-r\nContent-Type: text/plain; charset=utf-8\n",
+        b"Content-Type: text/plain; charset=\xe9t\xe9\n",
+        b"Subject: none\n",
+    ],
+)
+def test_the_declared_charset_is_the_stdlib_one(fields: bytes) -> None:
+    part = message_from_bytes(b"From: a@example.com\n" + fields + b"\nbody\n", policy=compat32)
+    assert content_charset(part) == content_charset(part) == part.get_content_charset()
+
+
+def test_part_types_and_names_are_the_stdlib_ones() -> None:
+    raw = (
+        b"From: a@example.com\nContent-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: TEXT/Plain\n\nhi\n"
+        b'--X\nContent-Type: application/pdf; name="a.pdf"\n\n%PDF\n--X\nContent-Disposition: attachment\n\nx\n'
+        b"--X\nContent-Type: nonsense\n\nx\n--X--\n"
+    )
+    parsed = parse(raw)
+    expected = [
+        (r.part.get_content_type(), r.part.get_filename(), r.part.get_content_disposition()) for r in parsed.parts
+    ]
+    assert [(r.content_type, r.filename, r.disposition) for r in parsed.parts] == expected
+    assert [r.content_type for r in parsed.parts] == ["text/plain", "application/pdf", "text/plain", "text/plain"]

@@ -321,3 +321,42 @@ def test_hop_json_is_the_dataclass_as_a_dict() -> None:
     expected["received_at"] = hop.received_at
     expected["defects"] = list(hop.defects)
     assert hop.as_json() == expected and list(hop.as_json()) == list(expected)
+
+
+@pytest.mark.parametrize("value", [*(value for _, value, _ in CASES), *SHAPED])
+def test_memoized_clause_readings_equal_fresh_ones(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, again = parse_received(value, 3), parse_received(value, 3)  # the second from the memos
+    with monkeypatch.context() as patch:
+        patch.setattr(received, "_MEMO_MAX", -1)  # every clause read afresh
+        fresh = parse_received(value, 3)
+        assert received_ip(value) == fresh.ip
+    assert first == again == fresh
+
+
+def test_a_long_clause_is_read_without_the_memo() -> None:
+    comment = "(" + "x" * 600 + " [192.0.2.77])"
+    hop = parse_received(
+        f"from h.example {comment} by mx.example {comment} with ESMTP id 1; Tue, 3 Nov 2026 10:00:00 +0000"
+    )
+    assert (hop.ip, hop.by_ip, hop.helo, hop.rdns) == ("192.0.2.77", "192.0.2.77", "h.example", None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789abcdefABCDEFxg _+-:.\u0660\u00b2", max_size=6))
+def test_hextets_are_what_the_pattern_said(group: str) -> None:
+    assert received._is_hextet(group) == bool(re.fullmatch(r"[0-9a-f]{1,4}", group))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tue, 3 Nov 2026 10:00:00 +0000", "2026-11-03T10:00:00+00:00"),
+        ("Tue, 3 Nov 2026 10:00:00 -0000", "2026-11-03T10:00:00+00:00"),
+        ("Tue, 3 Nov 2026 10:00:00 +0130", "2026-11-03T08:30:00+00:00"),
+        ("31 Dec 9999 23:30:00 +0000", "9999-12-31T23:30:00+00:00"),
+        ("31 Dec 9999 23:30:00 -0100", None),  # past year 9999 in UTC
+        ("31 Feb 2026 10:00:00 +0000", None),
+    ],
+)
+def test_dates_in_utc(text: str, expected: str | None) -> None:
+    assert parse_date(text) == expected

@@ -100,8 +100,9 @@ class _Work:
 
 def _headers(work: _Work) -> None:
     msg, result = work.parsed.message, work.result
-    result.subject = decode(msg["subject"]) if msg["subject"] is not None else None
-    result.date = str(msg["date"])[:200] if msg["date"] is not None else None
+    subject, date = msg["subject"], msg["date"]  # each read scans every header: once each
+    result.subject = decode(subject) if subject is not None else None
+    result.date = str(date)[:200] if date is not None else None
     result.message_id = decode(msg["message-id"]).strip()[:500] or None
     result.content_type = msg.get_content_type()
 

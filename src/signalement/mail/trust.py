@@ -242,7 +242,7 @@ class Registry:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
-    """The providers of relays.toml (beside this module; `data/` is git-ignored here), compiled once."""
+    """The providers of relays.toml (beside this module), compiled once."""
     data = tomllib.loads(files("signalement.mail").joinpath("relays.toml").read_text(encoding="utf-8"))
     relays = tuple(
         Relay(

@@ -185,22 +185,24 @@ def link_to_ip(facts: Facts) -> str | None:
     return _some(found) if found else None
 
 
-@rule("link-to-hosting", "a link points to free hosting or a site builder, where anyone gets a subdomain")
-def link_to_hosting(facts: Facts) -> str | None:
-    found = facts.link_kinds.get("hosting")
-    return _some(found) if found else None
+# (rule, description, the domain_lists kind of a clicked link it looks for)
+_LINK_KIND_RULES = (
+    ("link-to-hosting", "a link points to free hosting or a site builder, where anyone gets a subdomain", "hosting"),
+    ("link-to-file-sharing", "a link points to a file-sharing or form service, a common lure carrier", "file_sharing"),
+    ("link-shortener", "a link hides its target behind a URL shortener", "shortener"),
+)
 
 
-@rule("link-to-file-sharing", "a link points to a file-sharing or form service, a common lure carrier")
-def link_to_file_sharing(facts: Facts) -> str | None:
-    found = facts.link_kinds.get("file_sharing")
-    return _some(found) if found else None
+def _link_kind(kind: str) -> Check:
+    def check(facts: Facts) -> str | None:
+        found = facts.link_kinds.get(kind)
+        return _some(found) if found else None
+
+    return check
 
 
-@rule("link-shortener", "a link hides its target behind a URL shortener")
-def link_shortener(facts: Facts) -> str | None:
-    found = facts.link_kinds.get("shortener")
-    return _some(found) if found else None
+for _name, _description, _kind in _LINK_KIND_RULES:
+    rule(_name, _description)(_link_kind(_kind))
 
 
 @rule("shown-link-elsewhere", "shows a brand's web address as text while its links lead to other domains")
@@ -506,7 +508,8 @@ def html_without_unsubscribe(facts: Facts) -> str | None:
         return None
     clicked = evidence.clicked
     sender = base(evidence.from_domain)
-    if clicked and all(link.domain != sender and domain_lists.kind_of(link.host) != "esp" for link in clicked):
+    esp = set(facts.link_kinds.get("esp", ()))  # the clicked hosts' kinds, found once by link_kinds
+    if clicked and all(link.domain != sender and link.host not in esp for link in clicked):
         return f"links to {_some(list(evidence.clicked_domains))}"
     return None
 

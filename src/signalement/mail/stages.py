@@ -1,9 +1,13 @@
-"""CPU time per analysis stage, for the benchmark; a stage that would start after the budget is skipped."""
+"""What the analysis stages share: the CPU time each takes (for the benchmark), the deadline after which later
+stages are skipped, and the errors an unforeseen input may raise in one."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
+# What a stage may raise on an input nobody foresaw (a bug to fix, never a reason to lose the report).
+UNFORESEEN = (RecursionError, MemoryError, ValueError, TypeError, LookupError, UnicodeError, ArithmeticError)
 
 
 @dataclass

@@ -14,11 +14,9 @@ from typing import Any
 from signalement.mail import attachments, authresults, fingerprint, html, phones, sender, trust, urls
 from signalement.mail.facts import decode
 from signalement.mail.message import ParsedMessage, PartRef, parse
-from signalement.mail.stages import UNTIMED, Budget, Stages
+from signalement.mail.stages import UNFORESEEN, UNTIMED, Budget, Stages
 
 log = logging.getLogger(__name__)
-# What a stage may raise on an input nobody foresaw (a bug to fix, never a reason to lose the report).
-_UNFORESEEN = (RecursionError, MemoryError, ValueError, TypeError, LookupError, UnicodeError, ArithmeticError)
 _LOCKED = {"password-protected", "encrypted-archive"}
 
 MAX_TEXT = 200_000  # characters of visible text given to the text stages (phones, fingerprint)
@@ -230,7 +228,7 @@ def understand(
         start = stages.start()
         try:
             step(work)
-        except _UNFORESEEN as e:
+        except UNFORESEEN as e:
             # A bug or an input no stage foresaw: keep the rest of the analysis, and say what failed.
             log.warning("analysis stage %s failed: %s", name, type(e).__name__)
             result.defects.append(f"StageError:{name}:{type(e).__name__}")

@@ -9,14 +9,13 @@ import logging
 from typing import Any
 
 from signalement.mail.sms import read_sms
-from signalement.mail.stages import Stages
+from signalement.mail.stages import UNFORESEEN, Stages
 from signalement.mail.trust import TrustContext
 from signalement.mail.understanding import DEFAULT_BUDGET, understand
 from signalement.verdict.evidence import Evidence, from_mail, from_sms
 from signalement.verdict.judge import judge
 
 log = logging.getLogger(__name__)
-_UNFORESEEN = (RecursionError, MemoryError, ValueError, TypeError, LookupError, UnicodeError, ArithmeticError)
 
 
 def analyze_message(
@@ -39,7 +38,7 @@ def analyze_sms(raw: bytes, regions: tuple[str, ...] = ("FR",), stages: Stages |
 def _with_verdict(document: dict[str, Any], evidence: Evidence, stages: Stages | None) -> dict[str, Any]:
     try:
         document.update(judge(evidence, stages).as_json())
-    except _UNFORESEEN as e:  # a bug: the understanding is kept, and the missing verdict said
+    except UNFORESEEN as e:  # a bug: the understanding is kept, and the missing verdict said
         log.warning("verdict failed: %s", type(e).__name__)
         document["defects"] = [*document.get("defects", []), f"StageError:verdict:{type(e).__name__}"]
         document.update({"category": None, "score": None, "reasons": [], "brands": []})

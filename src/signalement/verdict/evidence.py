@@ -40,7 +40,6 @@ class Auth:
     spf_aligned: bool | None = None
     dkim_pass_domains: tuple[str, ...] = ()  # d= of passing signatures
     dkim_aligned_pass: bool = False
-    dkim_fail: bool = False
 
     def aligned_pass(self) -> bool:
         """DMARC would pass: the From domain authenticated by an aligned DKIM signature or SPF."""
@@ -75,7 +74,6 @@ class Evidence:
     phones: tuple[str, ...] = ()
     auth: Auth = field(default_factory=Auth)
     sms_sender: str = ""
-    sms_sender_kind: str = ""
     normalized: dict[str, Normalized] = field(default_factory=dict, compare=False)
 
     def words(self, part: str) -> Normalized:
@@ -129,7 +127,6 @@ def _auth(understanding: Understanding) -> Auth:
         spf_aligned=found.spf.aligned if found.spf else None,
         dkim_pass_domains=passing,
         dkim_aligned_pass=any(d.result == "pass" and d.aligned for d in found.dkim),
-        dkim_fail=any(d.result == "fail" for d in found.dkim),
     )
 
 
@@ -168,7 +165,6 @@ def from_sms(sms: Sms) -> Evidence:
         links=tuple(_link(u) for u in sms.urls),
         phones=tuple(p.e164 for p in sms.phones),
         sms_sender=sms.sender,
-        sms_sender_kind=sms.sender_kind,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from signalement.mail.stages import UNTIMED, Stages
 from signalement.verdict import lexicon
-from signalement.verdict.chain import Scores, chain
+from signalement.verdict.chain import chain
 from signalement.verdict.evidence import Evidence
 from signalement.verdict.impersonation import BrandFinding, brand_index
 from signalement.verdict.rules import RULES, Facts, link_kinds
@@ -35,7 +35,6 @@ class Verdict:
     score: float
     reasons: tuple[Reason, ...]
     brands: tuple[BrandFinding, ...] = ()
-    scores: Scores | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,7 +56,7 @@ def judge(evidence: Evidence, stages: Stages | None = None) -> Verdict:
     scores = chain().scores(r.rule for r in reasons)
     category, score = chain().decide(scores)
     stages.stop("rules", start)
-    return Verdict(category, score, reasons, tuple(brands), scores)
+    return Verdict(category, score, reasons, tuple(brands))
 
 
 def _fired(facts: Facts) -> list[Reason]:

@@ -36,6 +36,7 @@ none, so an ESP's domain never gathers thousands of campaigns under one key.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -196,9 +197,6 @@ def _rank(item: tuple[Candidate, str]) -> tuple[int, int, bool, int]:
 
 def count_changes(old: Iterable[str], new: Iterable[str]) -> dict[str, int]:
     """+1 for each of `new`, -1 for each of `old`, zeros dropped: how a campaign's counters move."""
-    delta: dict[str, int] = {}
-    for key in new:
-        delta[key] = delta.get(key, 0) + 1
-    for key in old:
-        delta[key] = delta.get(key, 0) - 1
+    delta = Counter(new)
+    delta.subtract(old)
     return {k: v for k, v in delta.items() if v}

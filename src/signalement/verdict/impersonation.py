@@ -32,7 +32,7 @@ _SERVICE_WORDS = frozenset(
     updates center centre mail email e admin web banking bank client clients member members verification
     notice notices department dept center message messages system assistance premium business pay wallet
     service client kundenservice kundendienst atendimento servicio servizio clienti klantenservice securite
-    compte espace conseiller""".split()
+    compte espace conseiller news newsletter card visa rewards airdrop""".split()
 )
 
 

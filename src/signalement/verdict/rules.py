@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from signalement.mail.domains import is_ip
+from signalement.mail.domains import is_ip, public_suffix
 from signalement.verdict import brands, domain_lists, lexicon
 from signalement.verdict.evidence import Evidence, base, is_mailbox
 from signalement.verdict.impersonation import BrandFinding
@@ -145,6 +145,21 @@ def random_domain(facts: Facts) -> str | None:
     return _some(found) if found else None
 
 
+# A government's name worn by a domain outside any government suffix: voebrasilgov.com, amendes-gouv.com.
+_GOVERNMENT_LABEL = re.compile(r"(?:gov|gouv|govbr|gob)$|^(?:gov|gouv|gob)-|-(?:gov|gouv|gob)-")
+_OFFICIAL = frozenset({"mygov.in", "mygov.scot", "ingov.in"})  # governments' own, under a country's plain suffix
+
+
+@rule("government-lookalike", "the sender or a link has a domain dressed as a government's, outside any government's")
+def government_lookalike(facts: Facts) -> str | None:
+    found = [
+        d
+        for d in _sender_and_link_domains(facts)
+        if _GOVERNMENT_LABEL.search(d.partition(".")[0]) and d not in _OFFICIAL and not brands.registry().owner(d)
+    ]
+    return _some(found) if found else None
+
+
 def _looks_random(domain: str) -> bool:
     label = domain.partition(".")[0]
     return len(label) >= 8 and bool(_RANDOM_RUN.search(label))
@@ -273,6 +288,36 @@ def display_name_address(facts: Facts) -> str | None:
     return facts.evidence.display_name[:80] if "display-name-address-mismatch" in facts.evidence.sender_flags else None
 
 
+# Names that exist only inside a network (RFC 6762's .local, RFC 8375's home.arpa, the customary others): an old
+# list server's envelope (root@localhost.localdomain) is not a forgery.
+_INTERNAL_TLDS = frozenset("local localdomain localhost lan home internal intranet corp arpa".split())
+
+
+@rule("no-such-domain", "the envelope sender or a reply address is under a top-level domain that does not exist")
+def no_such_domain(facts: Facts) -> str | None:
+    evidence = facts.evidence
+    found = [
+        d
+        for d in dict.fromkeys((evidence.return_path_domain, *evidence.reply_to_domains))
+        if d and "." in d and not is_ip(d) and public_suffix(d) is None and d.rpartition(".")[2] not in _INTERNAL_TLDS
+    ]
+    return _some(found) if found else None
+
+
+# A machine-made local part: letters whose case flips at random (rbyvKtbKVbuwFGs, bGIKWoI), not a name written
+# in CamelCase (MonaZeolla, TotalEnergies) nor in capitals.
+_CAMEL_CASE = re.compile(r"[a-z]*(?:[A-Z][a-z]+)*[A-Z]?")
+_CASE_FLIP = re.compile(r"(?=[a-z][A-Z]|[A-Z][a-z])")  # overlapping: bGIKWoI flips three times
+
+
+@rule("random-sender-address", "the sender's address is a machine-made string of letters in random case")
+def random_sender_address(facts: Facts) -> str | None:
+    local = facts.evidence.from_address.partition("@")[0]
+    if not (6 <= len(local) <= 30 and local.isascii() and local.isalpha()) or _CAMEL_CASE.fullmatch(local):
+        return None
+    return local if len(_CASE_FLIP.findall(local)) >= 3 else None
+
+
 # Attachments that run code
 
 
@@ -329,6 +374,20 @@ for _name, _description, _flags in _ATTACHMENT_RULES:
 # One rule per signal of the lexicon, named and described as there.
 for _name, _description in lexicon.descriptions().items():
     RULES[_name] = Rule(_name, _description, _signal(_name), signal=_name)
+
+
+def _favour_request(facts: Facts) -> str | None:
+    # "Let me know if you have a moment" is ordinary in a thread; a CEO fraud's opening says only that, with no
+    # link and no attachment, to get a reply first.
+    evidence = facts.evidence
+    if evidence.clicked or evidence.attachments or len(evidence.words("text").words) > 60:
+        return None
+    return _signal("favour-request")(facts)
+
+
+RULES["favour-request"] = Rule(
+    "favour-request", lexicon.descriptions()["favour-request"], _favour_request, signal="favour-request"
+)
 
 
 _BITCOIN = re.compile(r"\b(?:bc1[02-9ac-hj-np-z]{25,59}|[13][1-9A-HJ-NP-Za-km-z]{25,34})\b")
@@ -521,10 +580,26 @@ def image_only(facts: Facts) -> str | None:
     return f"{words} distinct words" if evidence.html_parts and words < 30 else None
 
 
+def _list_id(evidence: Evidence) -> str | None:
+    """The identifier of a List-Id (`Freshrpms list <rpm-list.freshrpms.net>` -> `rpm-list.freshrpms.net`)."""
+    found = evidence.list_id
+    if found is None:
+        return None
+    return found.rpartition("<")[2].partition(">")[0].strip() if "<" in found else found.strip()
+
+
 @rule("mailing-list", "a discussion list's message: List-Id and a way to unsubscribe")
 def mailing_list(facts: Facts) -> str | None:
     evidence = facts.evidence
-    return evidence.list_id[:80] if evidence.list_id and evidence.has_unsubscribe else None
+    identifier = _list_id(evidence)
+    valid = identifier and "." in identifier  # RFC 2919: a label under a domain its owner controls
+    return evidence.list_id[:80] if valid and evidence.list_id and evidence.has_unsubscribe else None
+
+
+@rule("forged-list-id", "a List-Id that names no list (no domain in it), worn to pass as a discussion list")
+def forged_list_id(facts: Facts) -> str | None:
+    identifier = _list_id(facts.evidence)
+    return (facts.evidence.list_id or "")[:80] if identifier is not None and "." not in identifier else None
 
 
 @rule("sms-link", "an SMS whose point is a link")

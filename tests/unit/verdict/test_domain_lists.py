@@ -18,7 +18,7 @@ SIGNALS = {
     *("credential-lure", "account-threat", "urgency", "payment-lure", "delivery-lure", "mailbox-lure"),
     *("document-lure", "prize-lure", "advance-fee", "sextortion", "investment-scam", "job-scam", "tech-support"),
     *("malware-lure", "pharma-spam", "adult-spam", "finance-spam", "gambling", "replica", "seo-spam", "marketing"),
-    "legal-threat",
+    *("legal-threat", "grant-lure", "favour-request"),
 }
 
 
@@ -40,6 +40,7 @@ SIGNALS = {
         ("hotmail.fr", "freemail"),
         ("yahoo.co.uk", "freemail"),
         ("laposte.net", "freemail"),
+        ("zohomail.eu", "freemail"),
         ("bounce.sendgrid.net", "esp"),
         ("us5.list-manage.com", "esp"),
         ("a1-23.smtp-out.amazonses.com", "esp"),

@@ -24,6 +24,13 @@ def test_a_display_name_claiming_a_brand_from_another_domain() -> None:
     assert impersonated and named_in == ["display_name"] and "mailer.example" in why
 
 
+def test_a_brand_newsletter_or_card_in_the_display_name_is_a_claim() -> None:
+    for name, brand in (("Ledger News", "ledger"), ("Amazon Visa", "amazon")):
+        evidence = Evidence("mail", display_name=name, from_domain="mailer.example", links=(_link("x.example"),))
+        impersonated, named_in, _ = _finding(evidence, brand)
+        assert impersonated and "display_name" in named_in
+
+
 def test_a_person_bearing_a_brand_name_is_not_a_claim() -> None:
     evidence = Evidence("mail", display_name="Ian Bell", from_domain="ianbell.example")
     assert "bell" not in {f.brand.id for f in brand_index().findings(evidence)}

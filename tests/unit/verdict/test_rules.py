@@ -43,6 +43,13 @@ def _fires(rule: str, evidence: Evidence, **facts: object) -> str | None:
         ("html-only", Evidence("mail", html_parts=1)),
         ("image-only", Evidence("mail", html_parts=1, text="Click")),
         ("mailing-list", Evidence("mail", list_id="<dev.lists.example>", has_unsubscribe=True)),
+        ("forged-list-id", Evidence("mail", list_id="zt787h7p2q <List management>", has_unsubscribe=True)),
+        ("no-such-domain", Evidence("mail", from_domain="a.example", return_path_domain="bounce.mailer.cuk")),
+        ("no-such-domain", Evidence("mail", reply_to_domains=("bradesco.banco",))),
+        ("random-sender-address", Evidence("mail", from_address="rbyvKtbKVbuwFGs@news.example")),
+        ("random-sender-address", Evidence("mail", from_address="bGIKWoI@news.example")),
+        ("government-lookalike", Evidence("mail", from_domain="voebrasilgov.com")),
+        ("government-lookalike", Evidence("mail", links=(_link("amendes-gouv.com"),))),
         ("crypto-wallet", Evidence("mail", text="Send the bitcoin to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq now")),
         ("sms-link", Evidence("sms", links=(_link("colis-suivi.example"),))),
         ("mixed-script-words", Evidence("mail", subject="\u0421\u043eurt Case, N\u0435w D\u043ecuments")),
@@ -90,6 +97,18 @@ OWN_LINK = (_link("a.example"),)
         ("random-token-subject", Evidence("mail", subject="Order 123-456 shipped")),
         ("organization-on-freemail", Evidence("mail", display_name="Marie Curie", from_domain="gmail.com")),
         ("organization-on-freemail", Evidence("mail", display_name="United Nations", from_domain="un.org")),
+        ("forged-list-id", Evidence("mail", list_id="Freshrpms list <rpm-list.freshrpms.net>")),
+        ("forged-list-id", Evidence("mail")),
+        ("no-such-domain", Evidence("mail", return_path_domain="lists.example.org")),
+        ("no-such-domain", Evidence("mail", return_path_domain="localhost.localdomain")),
+        ("no-such-domain", Evidence("mail", return_path_domain="192.0.2.7")),
+        ("random-sender-address", Evidence("mail", from_address="MonaZeolla@example.org")),
+        ("random-sender-address", Evidence("mail", from_address="TotalEnergies@example.org")),
+        ("random-sender-address", Evidence("mail", from_address="jane.doe@example.org")),
+        ("random-sender-address", Evidence("mail", from_address="NOREPLY@example.org")),
+        ("government-lookalike", Evidence("mail", from_domain="service-public.gouv.fr")),
+        ("government-lookalike", Evidence("mail", links=(_link("www.govdelivery.com", "govdelivery.com"),))),
+        ("government-lookalike", Evidence("mail", from_domain="mygov.in")),
     ],
 )
 def test_rule_stays_quiet(rule: str, evidence: Evidence) -> None:
@@ -128,3 +147,39 @@ def test_a_brand_address_shown_while_the_button_leads_elsewhere() -> None:
     own = _link("www.paypal.com", "paypal.com")
     assert _fires("shown-link-elsewhere", Evidence("mail", links=(shown, own))) is None
     assert _fires("shown-link-elsewhere", Evidence("mail", links=(shown,))) is None  # nothing to click
+
+
+def test_a_forged_list_id_is_not_a_discussion_list() -> None:
+    evidence = Evidence("mail", list_id="r52mi6srl4xaf <List management>", has_unsubscribe=True)
+    assert _fires("mailing-list", evidence) is None
+
+
+@pytest.mark.parametrize(
+    ("signal", "text"),
+    [
+        ("credential-lure", "Claim your tokens: connect your wallet before Friday."),
+        ("account-threat", "Compte Microsoft : activites de connexion inhabituelles sur votre compte."),
+        ("prize-lure", "As an early supporter, claim your rewards today."),
+        ("investment-scam", "Your airdrop is now available: 500 tokens."),
+        ("gambling", "Over 7,000 slot games, provably fair draws."),
+        ("advance-fee", "I need a trustworthy partner to stand as the oil agent."),
+        ("grant-lure", "L'Etat va installer des panneaux solaires : decouvrez si vous etes eligible."),
+        ("favour-request", "Can you help me out with this? Please let me know if you have a moment."),
+    ],
+)
+def test_lure_wordings(signal: str, text: str) -> None:
+    from signalement.verdict import lexicon
+
+    evidence = Evidence("mail", text=text)
+    found = lexicon.signals(evidence)
+    assert signal in found
+    assert _fires(signal, evidence, signals=found)
+
+
+def test_a_favour_request_is_only_an_opening() -> None:
+    from signalement.verdict import lexicon
+
+    with_link = Evidence("mail", text="Let me know if you have a moment.", links=(_link("b.example"),))
+    assert _fires("favour-request", with_link, signals=lexicon.signals(with_link)) is None
+    long = Evidence("mail", text="Let me know if you have a moment. " + " ".join(f"word{i}" for i in range(80)))
+    assert _fires("favour-request", long, signals=lexicon.signals(long)) is None

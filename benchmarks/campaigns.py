@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, insert, select
 
-from signalement.store.campaigns import assign_campaign, public_id_for
+from signalement.store.campaigns import PUBLIC_PREFIX, assign_campaign
 from signalement.store.db import make_engine
 from signalement.store.migrate import upgrade
 from signalement.store.tables import CAMPAIGN_CATEGORIES, blobs, campaign_keys, campaigns, reports
@@ -205,7 +205,7 @@ def campaign_row(c: Campaign, postgres: bool) -> tuple[Any, ...]:
     counts = [c.size if category == c.category else 0 for category in CAMPAIGN_CATEGORIES]
     return (
         c.id,
-        public_id_for(SHA, c.id),
+        f"{PUBLIC_PREFIX}{c.id:012x}",
         when(first, postgres),
         when(last, postgres),
         c.size,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, case, delete, literal, select, update
 
 from signalement.domain.reports import ReportStatus
-from signalement.store.campaigns import assign, prior_of
+from signalement.store.campaigns import assign
 from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import UTCDateTime, report_attachments, report_phones, report_urls, reports, urls
 
@@ -23,7 +23,7 @@ def save_analysis(conn: Connection, report_id: int, received_at: datetime, facts
     origin = facts.get("origin") or {}
     sender = facts.get("sender") or {}
     category, score = facts.get("category"), facts.get("score")
-    assignment = assign(conn, report_id, facts, received_at, prior_of(conn, report_id))
+    assignment = assign(conn, report_id, facts, received_at)
     facts = {**facts, "campaign": assignment.as_json() if assignment else None}
     conn.execute(
         update(reports)

@@ -4,15 +4,18 @@ campaign, and what staff read about one. The decision itself is signalement.verd
 A report counts once in one campaign. Analysing it again reads what it counted for before (its campaign, its
 verdict category and the brands of its stored document) and moves only the difference: it keeps its campaign while
 that still qualifies, and a report that moves is taken out of the old campaign's counters first. First and last
-seen only widen. Counters are columns moved by `SET n = n + :delta`, which concurrent workers cannot lose; only the
-brands (a JSON object) are read and written back, under the campaign row's lock (FOR UPDATE on PostgreSQL; a SQLite
-writer holds the database lock), and only when a report impersonates a brand.
+seen only widen. Every counter, the brands' counts included, moves inside one UPDATE of the campaign's row, from
+the row it locked, so concurrent workers lose nothing.
+
+On PostgreSQL an assignment is two round trips (pg_batch): the lookup (the key locks, the report's prior state and
+the candidates), then every write. SQLite runs in this process: its statements go one by one through SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
+import json
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,25 +24,30 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
-    Row,
+    Integer,
     RowMapping,
     Select,
     String,
     any_,
     bindparam,
     case,
+    cast,
     func,
+    insert,
     literal_column,
     select,
     text,
+    true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
+from signalement.store import pg_batch
+from signalement.store.pg_batch import Statement
 from signalement.store.sql import utcnow
 from signalement.store.tables import (
     CAMPAIGN_CATEGORIES,
@@ -97,63 +105,125 @@ def assign_campaign(conn: Connection, report_id: int, facts: Mapping[str, Any], 
     """Assign the report to a campaign (joined or founded) and set its `campaign_id` and `verdict_category`;
     returns the campaign's public id, None for a report with nothing to cluster on. `facts` is the document that
     save_analysis stores with it (the brands it counted for are read back from there on the next analysis)."""
-    assignment = assign(conn, report_id, facts, received_at, prior_of(conn, report_id))
-    category = facts.get("category")
-    conn.execute(
-        _SET_REPORT,
-        {
-            "report_id": report_id,
-            "campaign_id": assignment.campaign_id if assignment else None,
-            "category": category if isinstance(category, str) else None,
-        },
-    )
+    assignment = assign(conn, report_id, facts, received_at, set_report=True)
     return assignment.public_id if assignment else None
 
 
-def prior_of(conn: Connection, report_id: int) -> Prior:
-    row = conn.execute(_PRIOR, {"report_id": report_id}).first()
-    if row is None or row.campaign_id is None:
-        return NO_PRIOR
-    facts = row.facts if isinstance(row.facts, dict) else {}
-    return Prior(row.campaign_id, counted(row.verdict_category, rule.impersonated_brands(facts.get("brands"))))
-
-
 def assign(
-    conn: Connection, report_id: int, facts: Mapping[str, Any], received_at: datetime, prior: Prior
+    conn: Connection, report_id: int, facts: Mapping[str, Any], received_at: datetime, *, set_report: bool = False
 ) -> Assignment | None:
-    """The campaign of a report, with every counter moved; does not write the report's row."""
+    """The campaign of a report, with every counter moved; `set_report` also sets the report's `campaign_id` and
+    `verdict_category` (save_analysis writes them with the rest of the report)."""
     evidence = rule.evidence(facts)
-    now = counted(evidence.category, evidence.brands)
-    if conn.dialect.name == "postgresql":
-        _lock_keys(conn, evidence.bands + evidence.domain_keys)
-    rows = _find_candidates(conn, evidence.lookup_keys())
+    opening, rows = _lookup(conn, report_id, evidence)
+    prior, next_id = _prior(opening)
     decision = rule.decide(evidence, [_candidate(r) for r in rows], prior.campaign_id)
     public_ids = {r.campaign_id: r.public_id for r in rows}
+    now = counted(evidence.category, evidence.brands)
+    writes = _Writes(conn)
+    campaign_id: int | None = None
     if decision.campaign is not None and decision.campaign == prior.campaign_id:
         campaign_id = decision.campaign
         if now != prior.counted:
-            _move(conn, campaign_id, 0, prior.counted, now)
+            _move(writes, campaign_id, 0, prior.counted, now)
     else:
         if prior.campaign_id is not None:
-            _move(conn, prior.campaign_id, -1, prior.counted, None)
-            conn.execute(_LEAVE_DAY, {"leaving": prior.campaign_id, "leaving_day": _day(received_at)})
+            _move(writes, prior.campaign_id, -1, prior.counted, None)
+            writes.add(_LEAVE_DAY, {"leaving": prior.campaign_id, "leaving_day": _day(received_at)})
         if decision.campaign is not None:
             campaign_id = decision.campaign
-            _move(conn, campaign_id, 1, None, now, seen=received_at)
+            _move(writes, campaign_id, 1, None, now, seen=received_at)
         elif decision.found:
-            campaign_id, public_id = _found(conn, report_id, str(facts.get("sha256") or ""), now, received_at)
-            public_ids[campaign_id] = public_id
+            campaign_id, public_ids[next_id] = next_id, _found(writes, next_id, now, received_at)
+        if campaign_id is not None:
+            writes.add(_day_upsert(conn.dialect.name), {"campaign_id": campaign_id, "day": _day(received_at)})
+    if campaign_id is not None:
+        shared = {rule.DOMAIN_PREFIX + d for d in decision.shared_domains}
+        _store_keys(writes, sorted(set(evidence.stored_keys(decision.exemplar)) - shared), campaign_id)
+    if set_report:
+        category = facts.get("category")
+        report = {"report_id": report_id, "campaign_id": campaign_id}
+        writes.add(_SET_REPORT, report | {"category": category if isinstance(category, str) else None})
+    writes.send()
+    return Assignment(campaign_id, public_ids[campaign_id], decision.joined_by) if campaign_id is not None else None
+
+
+class _Writes:
+    """The writes of one assignment. SQLite runs each at once: it is in this process, nothing to wait for.
+    PostgreSQL holds them and sends them at the end as one batch (pg_batch): one round trip."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgresql = conn.dialect.name == "postgresql"
+        self.held: list[tuple[Statement, dict[str, Any]]] = []
+
+    def add(self, statement: Statement, params: dict[str, Any]) -> None:
+        if self.postgresql:
+            self.held.append((statement, params))
         else:
-            return None
-        conn.execute(_insert(conn, "day"), {"campaign_id": campaign_id, "day": _day(received_at), "reports": 1})
-    stored = set(evidence.stored_keys(decision.exemplar)) - {rule.DOMAIN_PREFIX + d for d in decision.shared_domains}
-    _store_keys(conn, sorted(stored), campaign_id)
-    return Assignment(campaign_id, public_ids[campaign_id], decision.joined_by)
+            self.conn.execute(statement, params)
+
+    def send(self) -> None:
+        if self.held:
+            pg_batch.run(self.conn, self.held)
 
 
-_PRIOR = select(reports.c.campaign_id, reports.c.verdict_category, reports.c.facts).where(
-    reports.c.id == bindparam("report_id")
-)
+def _lookup(conn: Connection, report_id: int, evidence: rule.Evidence) -> tuple[Any, Sequence[Any]]:
+    """The report's state before this analysis (`_opening`) and the campaigns its keys find (`_candidates_query`):
+    on PostgreSQL one batch, the candidates read after the opening took the key locks."""
+    keys = evidence.lookup_keys()
+    report = {"report_id": report_id}
+    if conn.dialect.name != "postgresql":
+        prior = conn.execute(_opening("sqlite"), report).one()
+        by_keys = {f"k{i}": k for i, k in enumerate(keys)}
+        return prior, conn.execute(_candidates_query("sqlite", len(keys)), by_keys).all() if keys else []
+    locks = {"keys": _joined(evidence.bands + evidence.domain_keys)}
+    batch: list[tuple[Statement, dict[str, Any]]] = [(_opening("postgresql"), report | locks)]
+    if keys:
+        batch.append((_candidates_query("postgresql", 0), {"keys": _joined(keys)}))
+    opening, *found = pg_batch.run(conn, batch)
+    return opening[0], found[0] if found else []
+
+
+def _keys_param() -> ColumnElement[Any]:
+    """PostgreSQL: the space-joined `keys` parameter as an array."""
+    return func.string_to_array(bindparam("keys", type_=String), literal_column("' '"))
+
+
+@cache
+def _opening(dialect: str) -> Select[Any]:
+    """The report's campaign, category and brands before this analysis (none if it has no row), and the id a new
+    campaign would take: from the sequence on PostgreSQL, after the largest on SQLite (whose writer holds the
+    database lock).
+
+    On PostgreSQL it also takes a transaction lock on each of the report's keys, held until commit, so that workers
+    assigning variants of one message at once see each other's campaign instead of each founding its own: the
+    candidates are read by the next statement, whose snapshot comes after the lock. The locks are taken in one order
+    (by their number), so two transactions never wait for each other in a cycle. A SQLite writer holds the database
+    lock already."""
+    prior = (
+        select(reports.c.campaign_id, reports.c.verdict_category, reports.c.facts["brands"].label("brands"))
+        .where(reports.c.id == bindparam("report_id"))
+        .subquery()
+    )
+    one = select(literal_column("1").label("one")).subquery()
+    next_id: ColumnElement[Any]
+    if dialect != "postgresql":
+        next_id = select(func.coalesce(func.max(campaigns.c.id), 0) + 1).scalar_subquery()
+        return select(prior, next_id.label("next_id")).select_from(one.outerjoin(prior, true()))
+    numbers = select(func.hashtextextended(func.unnest(_keys_param()), literal_column("0")).label("n")).subquery()
+    ordered = select(numbers.c.n).distinct().order_by(numbers.c.n).subquery()
+    locked = select(func.count(func.pg_advisory_xact_lock(ordered.c.n))).scalar_subquery()
+    next_id = func.nextval(func.pg_get_serial_sequence(literal_column("'campaigns'"), literal_column("'id'")))
+    return select(prior, next_id.label("next_id"), locked.label("locked")).select_from(one.outerjoin(prior, true()))
+
+
+def _prior(row: Any) -> tuple[Prior, int]:
+    if row.campaign_id is None:
+        return NO_PRIOR, int(row.next_id)
+    return Prior(row.campaign_id, counted(row.verdict_category, rule.impersonated_brands(row.brands))), int(row.next_id)
+
+
 _SET_REPORT = (
     update(reports)
     .where(reports.c.id == bindparam("report_id"))
@@ -161,44 +231,24 @@ _SET_REPORT = (
 )
 
 
-def _lock_keys(conn: Connection, keys: Sequence[str]) -> None:
-    """PostgreSQL: hold a transaction lock on each key until commit, so that workers assigning variants of one
-    message at once see each other's campaign instead of each founding its own (they share most band keys). Taken
-    in one statement, in sorted order: two transactions never wait for each other's locks in a cycle. On SQLite
-    the writer holds the database lock already."""
-    if keys:
-        ids = sorted(
-            {int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True) for k in keys}
-        )
-        conn.execute(_LOCK_KEYS, {"ids": ids})
-
-
-_LOCK_KEYS = text(
-    "SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT unnest(CAST(:ids AS bigint[])) AS id ORDER BY 1) AS ordered"
-)
-
-
-def _find_candidates(conn: Connection, keys: Sequence[str]) -> Sequence[Row[Any]]:
-    if not keys:
-        return []
-    if conn.dialect.name == "postgresql":
-        return conn.execute(_candidates_query("postgresql", 0), {"keys": list(keys)}).all()
-    return conn.execute(_candidates_query("sqlite", len(keys)), {f"k{i}": k for i, k in enumerate(keys)}).all()
+def _joined(keys: Sequence[str]) -> str:
+    """Keys as one parameter: cheaper to send than an array (no key holds a space)."""
+    return " ".join(keys)
 
 
 @cache
 def _candidates_query(dialect: str, count: int) -> Select[Any]:
     """One query: the campaigns holding any of the keys, with how many band keys and which domain keys they share,
     most bands first. Band keys ("b...") sort below "c", domain keys ("d:...") above. PostgreSQL takes the keys as
-    one array; SQLite has one statement per number of keys (at most 40). Constants are literal: an expanding IN or
-    a bound separator is rendered again at every call."""
+    one parameter; SQLite has one statement per number of keys (at most 40). Constants are literal: an expanding IN
+    or a bound separator is rendered again at every call."""
     key = campaign_keys.c.key
     c: ColumnElement[str] = literal_column("'c'")
     harmful = campaigns.c.phishing + campaigns.c.malware + campaigns.c.scam  # rule.HARMFUL
     bands = func.sum(case((key < c, literal_column("1")), else_=literal_column("0"))).label("bands")
     if dialect == "postgresql":
         domains = func.string_agg(case((key > c, key)), literal_column("' '"))
-        wanted = key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
+        wanted = key == any_(_keys_param())
     else:
         domains = func.group_concat(case((key > c, key)), literal_column("' '"))
         wanted = key.in_([bindparam(f"k{i}") for i in range(count)])
@@ -219,19 +269,19 @@ def _candidates_query(dialect: str, count: int) -> Select[Any]:
     )
 
 
-def _store_keys(conn: Connection, keys: Sequence[str], campaign_id: int) -> None:
-    """A campaign's new keys in one statement: an array on PostgreSQL, the driver's own executemany on SQLite
+def _store_keys(writes: _Writes, keys: Sequence[str], campaign_id: int) -> None:
+    """A campaign's new keys in one statement: one parameter on PostgreSQL, the driver's own executemany on SQLite
     (SQLAlchemy would process the ~33 rows one by one, for two plain values each)."""
     if not keys:
         return
-    if conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_KEYS_ARRAY, {"keys": list(keys), "campaign_id": campaign_id})
+    if writes.postgresql:
+        writes.add(_INSERT_KEYS_POSTGRESQL, {"keys": _joined(keys), "campaign_id": campaign_id})
     else:
-        conn.exec_driver_sql(_INSERT_KEYS_SQLITE, [(k, campaign_id) for k in keys])
+        writes.conn.exec_driver_sql(_INSERT_KEYS_SQLITE, [(k, campaign_id) for k in keys])
 
 
-_INSERT_KEYS_ARRAY = text(
-    "INSERT INTO campaign_keys (key, campaign_id) SELECT unnest(CAST(:keys AS varchar[])), :campaign_id "
+_INSERT_KEYS_POSTGRESQL = text(
+    "INSERT INTO campaign_keys (key, campaign_id) SELECT unnest(string_to_array(:keys, ' ')), :campaign_id "
     "ON CONFLICT DO NOTHING"
 )
 _INSERT_KEYS_SQLITE = "INSERT INTO campaign_keys (key, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
@@ -249,14 +299,17 @@ def _candidate(row: Any) -> rule.Candidate:
     )
 
 
-def public_id_for(sha256: str, report_id: int, attempt: int = 0) -> str:
-    """A campaign's public id, from its first report: stable, and reveals nothing of the report."""
-    seed = f"{sha256}:{report_id}" + (f":{attempt}" if attempt else "")
-    return PUBLIC_PREFIX + hashlib.sha256(seed.encode()).hexdigest()[:12]
+def new_public_id() -> str:
+    """A campaign's public id: random, so it reveals nothing of its reports nor how many campaigns exist. Two
+    alike (one chance in 2^48 a campaign) break the unique index: the transaction fails, and its job runs again."""
+    return PUBLIC_PREFIX + secrets.token_hex(6)
 
 
-def _found(conn: Connection, report_id: int, sha256: str, now: Counted, seen: datetime) -> tuple[int, str]:
+def _found(writes: _Writes, campaign_id: int, now: Counted, seen: datetime) -> str:
+    public_id = new_public_id()
     values = {
+        "id": campaign_id,
+        "public_id": public_id,
         "first_seen": seen,
         "last_seen": seen,
         "reports": 1,
@@ -265,44 +318,31 @@ def _found(conn: Connection, report_id: int, sha256: str, now: Counted, seen: da
         "brands": dict.fromkeys(sorted(now.brands), 1),
         "updated_at": utcnow(),
     }
-    for attempt in range(100):  # 48 bits: a collision is rare, two in a row rarer still
-        public_id = public_id_for(sha256, report_id, attempt)
-        new_id = conn.execute(_insert(conn, "campaign"), {**values, "public_id": public_id}).scalar()
-        if new_id is not None:
-            return int(new_id), public_id
-    raise RuntimeError("no free campaign public id")  # pragma: no cover
+    writes.add(_FOUND, values)
+    return public_id
 
 
 def _move(
-    conn: Connection,
+    writes: _Writes,
     campaign_id: int,
     reports_delta: int,
     old: Counted | None,
     new: Counted | None,
     seen: datetime | None = None,
 ) -> None:
-    """Move a campaign's counters: the report count by `reports_delta`, one report from `old` to `new` (either
-    None: only added or only removed), and widen first and last seen to `seen`."""
+    """Move a campaign's counters in one statement: the report count by `reports_delta`, one report from `old` to
+    `new` (either None: only added or only removed), the brands' counts, and widen first and last seen to `seen`."""
     values: dict[str, Any] = {"campaign_id": campaign_id, "reports": reports_delta, "seen": seen, "now": utcnow()}
     values.update(dict.fromkeys(CAMPAIGN_CATEGORIES, 0))
     if old is not None:
         values[old.category] -= 1
     if new is not None:
         values[new.category] += 1
-    old_brands = old.brands if old is not None else frozenset()
-    new_brands = new.brands if new is not None else frozenset()
-    if old_brands == new_brands:
-        conn.execute(_MOVE, values)
-        return
-    brands = conn.execute(_LOCK_BRANDS, {"campaign_id": campaign_id}).scalar_one() or {}
-    conn.execute(_MOVE_WITH_BRANDS, {**values, "brands": _moved(dict(brands), old_brands, new_brands)})
-
-
-def _moved(counts: dict[str, int], old: Iterable[str], new: Iterable[str]) -> dict[str, int]:
-    moved = dict(counts)
-    for key, delta in rule.count_changes(old, new).items():
-        moved[key] = moved.get(key, 0) + delta
-    return {k: v for k, v in sorted(moved.items()) if v > 0}
+    brands = rule.count_changes(old.brands if old else (), new.brands if new else ())
+    if not brands:
+        writes.add(_MOVE, values)
+    else:
+        writes.add(_move_with_brands(writes.conn.dialect.name), values | {"brands": json.dumps(brands)})
 
 
 def _day(seen: datetime) -> date:
@@ -321,8 +361,7 @@ _MOVED_COUNTS: dict[str, Any] = {
     "updated_at": bindparam("now", type_=UTCDateTime()),
 }
 _MOVE = update(campaigns).where(_THIS).values(**_MOVED_COUNTS)
-_MOVE_WITH_BRANDS = update(campaigns).where(_THIS).values(**_MOVED_COUNTS, brands=bindparam("brands", type_=JSON))
-_LOCK_BRANDS = select(campaigns.c.brands).where(_THIS).with_for_update()
+_FOUND = insert(campaigns)
 _LEAVE_DAY = (
     update(campaign_days)
     .where(campaign_days.c.campaign_id == bindparam("leaving"), campaign_days.c.day == bindparam("leaving_day"))
@@ -331,21 +370,34 @@ _LEAVE_DAY = (
 
 
 @cache
-def _statement(dialect_name: str, which: str) -> Insert:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    built: Insert
-    if which == "campaign":
-        built = dialect.insert(campaigns).on_conflict_do_nothing(index_elements=["public_id"]).returning(campaigns.c.id)
-    else:
-        days = dialect.insert(campaign_days)
-        built = days.on_conflict_do_update(
-            index_elements=["campaign_id", "day"], set_={"reports": campaign_days.c.reports + days.excluded.reports}
-        )
-    return built
+def _move_with_brands(dialect: str) -> Update:
+    """_MOVE, and the brands' counts moved by the `brands` parameter ({brand: +1 or -1}, as JSON) in the same
+    statement: the row's lock orders concurrent moves, none is lost. Counts that reach 0 go."""
+    each = func.json_each_text if dialect == "postgresql" else func.json_each
+    delta: ColumnElement[Any] = bindparam("brands", type_=String)
+    if dialect == "postgresql":
+        delta = cast(delta, postgresql.JSON)
+    counts = [each(c).table_valued("key", "value") for c in (campaigns.c.brands, delta)]
+    both = union_all(*(select(t.c.key.label("name"), cast(t.c.value, Integer).label("n")) for t in counts)).subquery()
+    total = func.sum(both.c.n)
+    moved = select(both.c.name, total.label("n")).group_by(both.c.name).having(total > 0).subquery()
+    gather = func.json_object_agg if dialect == "postgresql" else func.json_group_object
+    brands = select(func.coalesce(gather(moved.c.name, moved.c.n), literal_column("'{}'"))).scalar_subquery()
+    return update(campaigns).where(_THIS).values(**_MOVED_COUNTS, brands=brands)
 
 
-def _insert(conn: Connection, which: str) -> Insert:
-    return _statement(conn.dialect.name, which)
+@cache
+def _day_upsert(dialect: str) -> Insert:
+    one_more: dict[str, Any] = {
+        "campaign_id": bindparam("campaign_id"),
+        "day": bindparam("day"),
+        "reports": literal_column("1"),
+    }
+    days = (postgresql if dialect == "postgresql" else sqlite).insert(campaign_days).values(one_more)
+    upsert: Insert = days.on_conflict_do_update(
+        index_elements=["campaign_id", "day"], set_={"reports": campaign_days.c.reports + days.excluded.reports}
+    )
+    return upsert
 
 
 # -- what staff read ---------------------------------------------------------------------------------------------

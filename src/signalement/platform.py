@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from signalement.ingest.intake import Intake
 from signalement.settings import Settings
 from signalement.store.blobs import FileBlobStore
+from signalement.store.credentials import BasicCache, Credentials
 from signalement.store.db import make_engine
 from signalement.work.db_queue import DatabaseQueue
 from signalement.work.port import JobQueue, TaskContext
@@ -55,6 +56,10 @@ class Platform:
             retry_base_seconds=s.job_retry_base_seconds,
             lease_seconds=s.job_lease_seconds,
         )
+
+    @cached_property
+    def credentials(self) -> Credentials:
+        return Credentials(self.engine, BasicCache(self.settings.basic_auth_cache_seconds))
 
     @cached_property
     def intake(self) -> Intake:

@@ -6,11 +6,11 @@ from fastapi import FastAPI
 
 from signalement import __version__
 from signalement.ingest.group_commit import GroupCommitter
+from signalement.ingest.ratelimit import RateLimiter
 from signalement.platform import Platform
 from signalement.web import admin_api, campaigns_api, health, me_api, reports_api, schemas, signal_spam, sms_api
-from signalement.web.auth import Authenticator, BasicCache
+from signalement.web.auth import Authenticator
 from signalement.web.errors import ERROR_RESPONSES, document_schemas, install_error_handlers
-from signalement.web.ratelimit import RateLimiter
 
 DESCRIPTION = """signalement collects reports of spam, phishing and smishing, analyzes them and shares what it
 learns. Authenticate with `Authorization: Bearer <token>` (from `signalement user create`) or HTTP Basic.
@@ -21,7 +21,7 @@ def create_app(platform: Platform) -> FastAPI:
     app = FastAPI(title="signalement", version=__version__, description=DESCRIPTION)
     settings = platform.settings
     app.state.platform = platform
-    app.state.authenticator = Authenticator(platform.engine, BasicCache(settings.basic_auth_cache_seconds))
+    app.state.authenticator = Authenticator(platform.credentials)
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
     app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)

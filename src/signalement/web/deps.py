@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from signalement.ingest.ratelimit import RateLimiter
 from signalement.platform import Platform
 from signalement.store.accounts import Principal
 from signalement.web.auth import Authenticator
-from signalement.web.ratelimit import RateLimiter
 
 # Dependencies are async so that FastAPI calls them on the event loop: a sync one costs a thread hop each.
 

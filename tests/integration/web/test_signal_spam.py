@@ -20,7 +20,8 @@ from signalement.platform import Platform
 from signalement.settings import Settings
 from signalement.store import tables
 from signalement.store.accounts import Principal, hash_password
-from signalement.web.auth import Authenticator, BasicCache
+from signalement.store.credentials import BasicCache
+from signalement.web.auth import Authenticator
 from tests.conftest import Users
 from tests.integration.web.helpers import (
     app_client,

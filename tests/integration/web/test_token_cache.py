@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from signalement.platform import Platform
+from signalement.store.credentials import TOKEN_CACHE_SECONDS
 from signalement.store.sql import utcnow
 from signalement.store.tables import api_tokens
-from signalement.web.auth import TOKEN_CACHE_SECONDS
 from tests.conftest import Users
 
 

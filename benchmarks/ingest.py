@@ -322,6 +322,7 @@ class ManagedServer:
             "SIGNALEMENT_DATABASE_URL": database_url or "",
             "SIGNALEMENT_PORT": str(self.port),
             "SIGNALEMENT_HOST": "127.0.0.1",
+            "SIGNALEMENT_SMTP": "false",
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"

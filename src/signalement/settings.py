@@ -10,8 +10,20 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class FeedSource(BaseModel):
+    """A mailbox provider's feedback loop: where its reports come from and how they are recognized."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    secret: str = Field(
+        min_length=16, max_length=64, pattern=r"^[A-Za-z0-9]+$", description="Its intake address: fbl+<secret>@."
+    )
+    addresses: list[str] = Field(default_factory=list, description="The addresses its reports come from.")
+    ips: list[str] = Field(default_factory=list, description="The networks (CIDR) it sends from.")
+    dkim_domain: str = Field(default="", description="The domain that signs its reports.")
 
 
 class Settings(BaseSettings):
@@ -36,6 +48,27 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = Field(default=2.0, ge=0)
     job_lease_seconds: int = Field(default=60, ge=2, description="A job held longer by a silent worker is run again.")
     secret_key: str = Field(default="", description="Server secret; default generated in data_dir.")
+    smtp: bool = Field(default=True, description="serve also listens for SMTP (report addresses, feedback loops).")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=0, le=65535)
+    smtp_domains: list[str] = Field(default=["localhost"], description="Domains of the report addresses.")
+    smtp_hostname: str = Field(default="", description="Name in the SMTP greeting; default the host's name.")
+    smtp_tls_cert: Path | None = Field(default=None, description="PEM certificate chain: offers STARTTLS.")
+    smtp_tls_key: Path | None = None
+    smtp_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    smtp_rate_per_minute: int = Field(default=60, ge=1, description="Messages per minute per client address.")
+    smtp_anonymous: bool = Field(default=True, description="Take reports by mail from unknown senders.")
+    smtp_relays: list[str] = Field(
+        default_factory=list, description="Networks (CIDR) of the MTAs that relay to this server: not rate-limited."
+    )
+    mail_relay: str = Field(
+        default="", description="host:port of the relay for the platform's own mail; none if empty."
+    )
+    mail_from: str = Field(default="", description="Sender of the platform's mail; default noreply@ the first domain.")
+    feeds: list[FeedSource] = Field(default_factory=list, description="Mailbox providers' feedback loops.")
+    dns_resolver: str = Field(
+        default="", description="host:port of the DNS resolver for DKIM keys; default the system's."
+    )
     log_level: str = "info"
 
     @classmethod
@@ -66,6 +99,10 @@ class Settings(BaseSettings):
         if self.queue_backend == "auto":
             return "database" if self.is_sqlite else "procrastinate"
         return self.queue_backend
+
+    @property
+    def effective_mail_from(self) -> str:
+        return self.mail_from or f"noreply@{self.smtp_domains[0] if self.smtp_domains else 'localhost'}"
 
     @property
     def base_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import smtplib
 import subprocess
 import sys
 import time
@@ -57,10 +58,10 @@ def test_user_create_prints_a_working_token_once_and_is_audited(tmp_path: Path) 
 
 
 def test_serve_first_start_creates_an_admin_and_takes_reports(tmp_path: Path) -> None:
-    port = free_port()
+    port, smtp_port = free_port(), free_port()
     server = subprocess.Popen(
         [str(BIN), "serve", "--port", str(port)],
-        env=env_for(tmp_path),
+        env=env_for(tmp_path, SIGNALEMENT_SMTP_PORT=str(smtp_port)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -87,6 +88,9 @@ def test_serve_first_start_creates_an_admin_and_takes_reports(tmp_path: Path) ->
         report_url = ack.json()["status_url"]
         assert report_url == f"{base}/api/v1/reports/{ack.json()['id']}"
         _wait_status(report_url, token, "analyzed")  # the worker process beside the server did it
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:  # and the report address answers
+            refused = client.sendmail("someone@example.net", ["report@localhost"], next(messages(2, seed=7)))
+        assert refused == {}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)

@@ -63,6 +63,7 @@ class Deployment:
     data_dir: Path
     database_url: str
     port: int = field(default_factory=free_port)
+    smtp_port: int = field(default_factory=free_port)
     token: str = ""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -77,6 +78,7 @@ class Deployment:
             "SIGNALEMENT_DATABASE_URL": self.database_url,
             "SIGNALEMENT_HOST": "127.0.0.1",
             "SIGNALEMENT_PORT": str(self.port),
+            "SIGNALEMENT_SMTP_PORT": str(self.smtp_port),
             "SIGNALEMENT_SECRET_KEY": "crash-test",
             "SIGNALEMENT_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
             "SIGNALEMENT_JOB_RETRY_BASE_SECONDS": "0.2",

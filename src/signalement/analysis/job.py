@@ -10,7 +10,9 @@ from sqlalchemy import Connection, select, update
 
 from signalement.domain.reports import ReportKind, ReportStatus
 from signalement.ingest.intake import ANALYZE_TASK
+from signalement.mail.arf import read_feedback
 from signalement.mail.trust import TrustContext
+from signalement.mail.xarf import parse_xarf
 from signalement.store.analysis import save_analysis
 from signalement.store.db import read
 from signalement.store.tables import reports, users
@@ -21,7 +23,43 @@ from signalement.work.port import Payload, TaskContext, TaskSpec
 def facts_for(kind: str, raw: bytes, context: TrustContext | None = None) -> dict[str, Any]:
     if kind == ReportKind.SMS:
         return analyze_sms(raw)
+    if kind == ReportKind.ARF:
+        return _feedback_facts(raw, context)
+    if kind == ReportKind.XARF:
+        return _xarf_facts(raw, context)
     return analyze_message(raw, context)
+
+
+def _feedback_facts(raw: bytes, context: TrustContext | None) -> dict[str, Any]:
+    """A mailbox provider's feedback report: the message it is about is what gets analysed (the report's own
+    wrapper when it carries none), with the report's fields beside it."""
+    feedback = read_feedback(raw)
+    original = next((f.original for f in feedback if f.original), None)
+    facts = analyze_message(original or raw, context)
+    facts["feedback"] = [f.as_json() for f in feedback]
+    return facts
+
+
+def _xarf_facts(raw: bytes, context: TrustContext | None) -> dict[str, Any]:
+    """An X-ARF report: its fields, and the analysis of the message it gives as evidence, if any."""
+    report = parse_xarf(raw)  # validated at intake; a report stored before a schema change fails here, visibly
+    message = next((e.payload for e in report.evidence if e.content_type.lower() == "message/rfc822"), None)
+    facts = analyze_message(message, context) if message else {}
+    facts["xarf"] = {
+        "category": report.category,
+        "type": report.type,
+        "report_id": report.report_id,
+        "reported_at": report.reported_at.isoformat() if report.reported_at else None,
+        "source_identifier": report.source_identifier,
+        "source_port": report.source_port,
+        "reporter_domain": report.reporter_domain,
+        "sender_domain": report.sender_domain,
+        "evidence": [
+            {"content_type": e.content_type, "description": e.description, "size": len(e.payload), "hash": e.hash}
+            for e in report.evidence
+        ],
+    }
+    return facts
 
 
 def analyze_report(ctx: TaskContext, payload: Payload) -> None:

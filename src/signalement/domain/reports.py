@@ -8,6 +8,7 @@ from enum import StrEnum
 class ReportKind(StrEnum):
     MESSAGE = "message"  # an RFC 5322 message someone received
     ARF = "arf"  # an RFC 5965 feedback report (a mailbox provider's complaint)
+    XARF = "xarf"  # an X-ARF v4 JSON report
     SMS = "sms"  # a text message, stored as a JSON document
 
 
@@ -43,3 +44,4 @@ class Channel(StrEnum):
     BATCH = "batch"
     SIGNAL_SPAM = "signal_spam"
     SMS_API = "sms_api"
+    SMTP = "smtp"  # a report address or a feedback loop's address

@@ -1,5 +1,6 @@
-"""The durable intake every source ends in: raw bytes to the blob store, then the report row and its analysis
-job in one transaction. Only when that commits may a source acknowledge (HTTP 202, SMTP 250).
+"""The durable intake every source ends in: raw bytes to the blob store, then the report row and its jobs (the
+analysis, and the acknowledgement by mail when one is due) in one transaction. Only when that commits may a source
+acknowledge (HTTP 202, SMTP 250).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from signalement.store.tables import blobs, reports
 from signalement.work.port import JobQueue, JobRequest
 
 ANALYZE_TASK = "analyze_report"
+ACKNOWLEDGE_TASK = "acknowledge_report"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Submission:
     reported_category: ReportedCategory | None = None
     comment: str | None = None
     client: str | None = None
+    forwarded: str | None = None  # "attached" or "inline": cut out of a forwarded mail
+    feedback: str | None = None  # a feedback report's kind (signalement.mail.arf.FeedbackKind)
+    acknowledge: bool = False  # send the reporter an acknowledgement by mail once stored
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,13 @@ class Intake:
                 new.setdefault((submitter.key, blob.sha256), (submitter, submission, blob))
         if new:
             ids = conn.execute(_INSERT_REPORT, [_report_row(*item, now) for item in new.values()]).scalars().all()
-            self.queue.enqueue_many(conn, [analyze_job(report_id) for report_id in ids])
+            jobs = [analyze_job(report_id) for report_id in ids]
+            jobs += [
+                JobRequest(ACKNOWLEDGE_TASK, {"report_id": report_id}, key=f"{ACKNOWLEDGE_TASK}:{report_id}")
+                for (_, submission, _), report_id in zip(new.values(), ids, strict=True)
+                if submission.acknowledge
+            ]
+            self.queue.enqueue_many(conn, jobs)
             for new_key, report_id in zip(new, ids, strict=True):
                 known[new_key] = Accepted(report_id, True, ReportStatus.RECEIVED, new_key[1])
         results: list[Accepted] = []
@@ -135,6 +146,8 @@ def _report_row(submitter: Submitter, submission: Submission, blob: StoredBlob, 
         "reported_category": submission.reported_category,
         "comment": submission.comment,
         "client": submission.client,
+        "forwarded": submission.forwarded,
+        "feedback": submission.feedback,
         "size": blob.size,
         "received_at": now,
     }

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -67,6 +68,22 @@ users = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # The mail hosts this person declared as their own (names or CIDR): their Received hops are trusted.
     Column("mail_hosts", JSON),
+    # Whether a report by mail is acknowledged by mail (to this address, never to the envelope sender).
+    Column("ack_by_mail", Boolean, nullable=False, default=False, server_default=false()),
+)
+
+# A reporter's secret report addresses (report+<secret>@domain): reports sent to one are theirs. The secret is a
+# keyed hash of the row's nonce under the server secret (store/report_addresses.py), so it can be shown again
+# without being stored; its SHA-256 finds the row.
+report_addresses = Table(
+    "report_addresses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("nonce", String(32), nullable=False),
+    Column("secret_sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
 )
 
 api_tokens = Table(
@@ -117,6 +134,10 @@ reports = Table(
     Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="SET NULL"), index=True),
     Column("verdict_category", String(16), index=True),
     Column("verdict_score", Float),
+    # Cut out of a forwarded mail: "attached" (the message itself) or "inline" (recovered from the quoted text).
+    Column("forwarded", String(16)),
+    # A feedback report's kind (signalement.mail.arf.FeedbackKind): only "complaint" counts as one.
+    Column("feedback", String(16), index=True),
     UniqueConstraint("submitter", "sha256", name="uq_reports_submitter_sha256"),
 )
 

@@ -1,5 +1,6 @@
-"""/api/v1/me: what a signed-in person declares about themselves. For now their mail hosts (as SpamCop's
-"mailhosts"): the servers that receive their mail, whose Received hops the analysis of their reports trusts."""
+"""/api/v1/me: what a signed-in person declares about themselves: their mail hosts (as SpamCop's "mailhosts"), the
+servers that receive their mail, whose Received hops the analysis of their reports trusts; and how they report by
+mail: their secret report addresses and whether they want an acknowledgement by mail."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import ipaddress
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
@@ -18,9 +19,11 @@ from signalement.platform import Platform
 from signalement.store import audit
 from signalement.store.accounts import Principal
 from signalement.store.db import read
+from signalement.store.report_addresses import ReportAddress, addresses_of, issue_address, revoke_address
 from signalement.store.tables import users
 from signalement.web.auth import require
-from signalement.web.deps import PlatformDep, PrincipalDep, client_address
+from signalement.web.deps import IdPath, PlatformDep, PrincipalDep, client_address
+from signalement.web.errors import ApiError, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["me"])
 
@@ -80,3 +83,87 @@ def _save(platform: Platform, me: Principal, hosts: list[str], client: str) -> N
             client=client,
             detail={"count": len(hosts)},
         )
+
+
+# -- reporting by mail -------------------------------------------------------------------------------------------
+
+MAX_REPORT_ADDRESSES = 5
+
+
+class ReportAddressOut(BaseModel):
+    id: int
+    address: str = Field(description="Mail sent to it is your report, as if you had signed in.")
+
+
+class ReportByMail(BaseModel):
+    addresses: list[ReportAddressOut]
+    ack_by_mail: bool = Field(description="Whether your reports by mail are acknowledged by mail (to your account).")
+
+
+class AckByMail(BaseModel):
+    ack_by_mail: bool
+
+
+def _address(platform: Platform, found: ReportAddress) -> ReportAddressOut:
+    domains = platform.settings.smtp_domains
+    return ReportAddressOut(id=found.id, address=f"report+{found.secret}@{domains[0] if domains else 'localhost'}")
+
+
+@router.get("/me/report-by-mail", response_model=ReportByMail, summary="Your secret report addresses")
+def get_report_by_mail(platform: PlatformDep, principal: PrincipalDep) -> ReportByMail:
+    me = require(principal, Scope.REPORTS_WRITE)
+    with read(platform.engine) as conn:
+        found = addresses_of(conn, platform.secret, me.user_id)
+        ack = bool(conn.execute(select(users.c.ack_by_mail).where(users.c.id == me.user_id)).scalar())
+    return ReportByMail(addresses=[_address(platform, a) for a in found], ack_by_mail=ack)
+
+
+@router.post(
+    "/me/report-addresses", status_code=201, response_model=ReportAddressOut, summary="Get a new secret report address"
+)
+async def post_report_address(request: Request, platform: PlatformDep, principal: PrincipalDep) -> ReportAddressOut:
+    """Forward spam to it from any mail client: the reports are yours. At most five at once; revoke one that leaked."""
+    me = require(principal, Scope.REPORTS_WRITE)
+    found = await run_in_threadpool(_issue, platform, me, client_address(request))
+    return _address(platform, found)
+
+
+def _issue(platform: Platform, me: Principal, client: str) -> ReportAddress:
+    with platform.engine.begin() as conn:
+        if len(addresses_of(conn, platform.secret, me.user_id)) >= MAX_REPORT_ADDRESSES:
+            raise ApiError(409, "too_many_addresses", f"at most {MAX_REPORT_ADDRESSES}: revoke one first")
+        found = issue_address(conn, platform.secret, me.user_id)
+        audit.record(conn, actor=me.email, action="user.report_address.issue", target=f"user:{me.user_id}",
+                     client=client, detail={"address_id": found.id})  # fmt: skip
+    return found
+
+
+@router.delete("/me/report-addresses/{address_id}", status_code=204, summary="Revoke a secret report address")
+async def delete_report_address(
+    address_id: IdPath, request: Request, platform: PlatformDep, principal: PrincipalDep
+) -> Response:
+    me = require(principal, Scope.REPORTS_WRITE)
+    if not await run_in_threadpool(_revoke, platform, me, address_id, client_address(request)):
+        raise not_found("report address")
+    return Response(status_code=204)
+
+
+def _revoke(platform: Platform, me: Principal, address_id: int, client: str) -> bool:
+    with platform.engine.begin() as conn:
+        if not revoke_address(conn, me.user_id, address_id):
+            return False
+        audit.record(conn, actor=me.email, action="user.report_address.revoke", target=f"user:{me.user_id}",
+                     client=client, detail={"address_id": address_id})  # fmt: skip
+    return True
+
+
+@router.put("/me/ack-by-mail", response_model=AckByMail, summary="Whether reports by mail are acknowledged by mail")
+async def put_ack_by_mail(body: AckByMail, platform: PlatformDep, principal: PrincipalDep) -> AckByMail:
+    me = require(principal, Scope.REPORTS_WRITE)
+
+    def save() -> None:
+        with platform.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == me.user_id).values(ack_by_mail=body.ack_by_mail))
+
+    await run_in_threadpool(save)
+    return body

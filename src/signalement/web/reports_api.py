@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from signalement.domain.accounts import Scope
 from signalement.domain.reports import Channel, ReportedCategory, ReportKind, ReportStatus, VerdictCategory
 from signalement.ingest.intake import Submission, analyze_job
+from signalement.mail.xarf import XarfError, parse_xarf
 from signalement.platform import Platform
 from signalement.store import audit
 from signalement.store.accounts import Principal
@@ -101,6 +102,30 @@ async def submit_report(
         raw, limit, channel=Channel.API, category=category, comment=text, client=client_name
     )
     ack = await accept(request, submitter, submission)
+    return JSONResponse(ack.as_json(), status_code=202 if ack.accepted.created else 200)
+
+
+@router.post(
+    "/xarf",
+    status_code=202,
+    response_model=schemas.ReportAck,
+    responses=_ACK_RESPONSES,
+    summary="Report in X-ARF v4 (JSON)",
+)
+async def submit_xarf(
+    request: Request, platform: PlatformDep, principal: PrincipalDep, limiter: LimiterDep
+) -> JSONResponse:
+    """An X-ARF v4 report as the JSON body, validated against the xarf-spec project's JSON Schemas: 422 lists
+    what is wrong, each by its JSON path. 202 once stored; 200 with the existing report for the same bytes."""
+    submitter = submitter_for(request, platform, principal, limiter)
+    if media_type(request) != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the report as application/json")
+    raw = await read_body(request, platform.settings.max_message_bytes)
+    try:
+        await run_in_threadpool(parse_xarf, raw)
+    except XarfError as error:
+        raise ApiError(422, "invalid_xarf", "this is not a valid X-ARF v4 report", errors=error.errors) from None
+    ack = await accept(request, submitter, Submission(raw=raw, kind=ReportKind.XARF, channel=Channel.API))
     return JSONResponse(ack.as_json(), status_code=202 if ack.accepted.created else 200)
 
 

@@ -42,6 +42,13 @@ class Report(BaseModel):
         "fingerprint and defects (docs/analysis.md)."
     )
     error: str | None
+    forwarded: str | None = Field(
+        default=None, description="`attached` or `inline`: cut out of a forwarded mail (inline: recovered from text)."
+    )
+    feedback: str | None = Field(
+        default=None,
+        description="A feedback report's kind: complaint, not-spam, auth-failure, dmarc-failure or other.",
+    )
     verdict: Verdict | None = Field(default=None, description="The analysis's verdict; null until there is one.")
     campaign_id: str | None = Field(
         default=None, description="The public id of the report's campaign (`GET /api/v1/campaigns/{id}`, staff)."

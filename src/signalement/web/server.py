@@ -1,5 +1,5 @@
-"""The embedded server: uvicorn for the API, and a worker in a separate process (so that CPU-bound analysis
-never stalls the API), restarted if it dies."""
+"""The embedded server: uvicorn for the API, the SMTP server of the report addresses on its own thread, and a
+worker in a separate process (so that CPU-bound analysis never stalls either), restarted if it dies."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import uvicorn
 
 from signalement.platform import Platform
 from signalement.settings import Settings
+from signalement.smtp.server import SmtpServer
 from signalement.web.app import create_app
 from signalement.work.worker import worker_main
 
@@ -59,6 +60,10 @@ def run_server(settings: Settings) -> None:
     if supervisor:
         supervisor.start()
     platform = Platform(settings)
+    mail = SmtpServer(platform) if settings.smtp else None
+    if mail:
+        mail.start()
+        log.info("SMTP listening on %s:%s", settings.smtp_host, settings.smtp_port)
     try:
         uvicorn.run(
             create_app(platform),
@@ -69,6 +74,8 @@ def run_server(settings: Settings) -> None:
             proxy_headers=False,
         )
     finally:
+        if mail:
+            mail.stop()
         if supervisor:
             supervisor.stop()
         platform.close()

@@ -13,13 +13,14 @@ from signalement.domain.accounts import Scope
 from signalement.domain.reports import Channel, ReportedCategory, ReportKind
 from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.intake import Accepted, Submission, Submitter
+from signalement.ingest.ratelimit import RateLimiter
+from signalement.mail.arf import read_feedback
 from signalement.mail.facts import is_feedback_report, not_a_message_reason
 from signalement.platform import Platform
 from signalement.store.accounts import Principal
 from signalement.web.auth import UNAUTHORIZED_HEADERS, require
 from signalement.web.deps import client_address
 from signalement.web.errors import ApiError
-from signalement.web.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,11 @@ def message_submission(
     reason = not_a_message_reason(raw)
     if reason is not None:
         raise ApiError(422, "not_a_message", reason)
-    kind = ReportKind.ARF if is_feedback_report(raw) else ReportKind.MESSAGE
+    feedback = read_feedback(raw) if is_feedback_report(raw) else []
     return Submission(
         raw=raw,
-        kind=kind,
+        kind=ReportKind.ARF if feedback else ReportKind.MESSAGE,
+        feedback=feedback[0].kind if feedback else None,
         channel=channel,
         reported_category=category,
         comment=clean_text(comment, 10_000),

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from signalement.analysis.job import ANALYZE
+from signalement.smtp.acknowledge import ACKNOWLEDGE
 from signalement.store.sql import utcnow
 from signalement.store.tables import job_keys
 from signalement.work.port import Payload, TaskContext, TaskSpec
@@ -34,4 +35,4 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 
 def all_tasks() -> dict[str, TaskSpec]:
-    return {spec.name: spec for spec in (ANALYZE, HOUSEKEEPING)}
+    return {spec.name: spec for spec in (ANALYZE, ACKNOWLEDGE, HOUSEKEEPING)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +36,7 @@ from tests.integration.web.helpers import (
     message,
 )
 
+XARF = (Path(__file__).parents[2] / "fixtures" / "xarf" / "content-phishing.json").read_bytes()
 ANONYMOUS, UNKNOWN, REVOKED, DISABLED = "anonymous", "unknown token", "revoked token", "disabled user"
 REPORTER, ANALYST, ABUSE_MANAGER, ADMIN = "reporter", "analyst", "abuse_manager", "admin"
 BAD_CREDENTIALS = (UNKNOWN, REVOKED, DISABLED)
@@ -62,12 +64,13 @@ def admin_only(status: int) -> Expected:
 
 
 # What each caller gets on each route. Paths are the app's templates; the test fills {report_id} with a report
-# of the `reporter` caller, {job_id} with an id that is no dead job and {public_id} with no campaign's id (so staff
-# get a 404 past authorization).
+# of the `reporter` caller, {job_id} with an id that is no dead job, {public_id} with no campaign's id (so staff
+# get a 404 past authorization) and {address_id} with no report address's id.
 EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/reports"): authenticated(202),
     ("POST", "/api/v1/reports:batch"): authenticated(200),
     ("POST", "/api/v1/sms-reports"): authenticated(202),
+    ("POST", "/api/v1/xarf"): authenticated(202),
     ("POST", "/api/signaler"): authenticated(202),
     ("OPTIONS", "/api/signaler"): authenticated(200),
     ("GET", "/api/v1/reports"): authenticated(200),
@@ -75,6 +78,10 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/reports/{report_id}:reanalyze"): staff_only(202),
     ("GET", "/api/v1/me/mail-hosts"): authenticated(200),
     ("PUT", "/api/v1/me/mail-hosts"): authenticated(200),
+    ("GET", "/api/v1/me/report-by-mail"): authenticated(200),
+    ("POST", "/api/v1/me/report-addresses"): authenticated(201),
+    ("DELETE", "/api/v1/me/report-addresses/{address_id}"): authenticated(404),
+    ("PUT", "/api/v1/me/ack-by-mail"): authenticated(200),
     ("GET", "/api/v1/jobs/dead"): staff_only(200),
     ("POST", "/api/v1/jobs/{job_id}:retry"): staff_only(404),
     ("GET", "/api/v1/campaigns"): staff_only(200),
@@ -173,7 +180,7 @@ def world(client: TestClient, platform: Platform, users: Users) -> World:
 
 
 def _request(world: World, method: str, path: str, caller: str) -> httpx.Response:
-    url = path.format(report_id=world.reporter_report, job_id=987_654, public_id="cmp-000000000000")
+    url = path.format(report_id=world.reporter_report, job_id=987_654, public_id="cmp-000000000000", address_id=987_654)
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
     bodies: dict[tuple[str, str], dict[str, Any]] = {
@@ -184,6 +191,8 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         },
         ("POST", "/api/signaler"): {"data": {"dossier": "0", "message": b64(raw)}},
         ("PUT", "/api/v1/me/mail-hosts"): {"json": {"mail_hosts": ["mx.example.net"]}},
+        ("PUT", "/api/v1/me/ack-by-mail"): {"json": {"ack_by_mail": True}},
+        ("POST", "/api/v1/xarf"): {"content": XARF, "headers": headers | {"Content-Type": "application/json"}},
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
     response: httpx.Response = world.client.request(method, url, **kwargs)

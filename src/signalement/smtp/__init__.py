@@ -1,0 +1,1 @@
+"""Reports by mail: the SMTP server of the report addresses and the feedback loops' intake addresses."""

@@ -32,8 +32,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from signalement.dns import txt_lookup
 from signalement.domain.accounts import Scope
+from signalement.domain.reports import Channel
 from signalement.ingest.group_commit import GroupCommitter
-from signalement.ingest.intake import Submitter
+from signalement.ingest.intake import Accepted, Submission, Submitter
 from signalement.ingest.ratelimit import RateLimiter
 from signalement.mail.dkim import passing_domains
 from signalement.mail.domains import registered_domain
@@ -41,7 +42,7 @@ from signalement.mail.facts import is_feedback_report
 from signalement.platform import Platform
 from signalement.settings import FeedSource
 from signalement.smtp.addresses import Addresses, Recipient, RecipientKind
-from signalement.smtp.mailin import RefusedMailError, Route, submissions
+from signalement.smtp.mailin import CLIENT, RefusedMailError, Route, submissions
 from signalement.smtp.outgoing import is_own_mail
 from signalement.store.accounts import Principal
 from signalement.store.db import read
@@ -122,10 +123,10 @@ class ReportHandler:
     async def handle_EHLO(  # noqa: N802 - aiosmtpd's naming
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
-        """aiosmtpd answers pipelined commands in order but does not say so (RFC 2920), nor that its replies carry
-        enhanced status codes (RFC 2034)."""
+        """aiosmtpd answers pipelined commands in order but does not say so (RFC 2920). (ENHANCEDSTATUSCODES is not
+        offered: aiosmtpd's own syntax errors carry none.)"""
         session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's naming
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -166,11 +167,14 @@ class ReportHandler:
             return None
         return Route(self._anonymous(session), recipient.category)
 
-    def _credited_feed(self, peer: str, raw: bytes) -> str | None:
+    def _sources(self, peer: str) -> list[FeedSource]:
+        """The feedback loops that send from this client's address."""
+        return [f for f in self.feeds.values() if f.dkim_domain and _within(peer, f.ips)]
+
+    def _credited_feed(self, sources: list[FeedSource], raw: bytes) -> str | None:
         """A feedback loop's report that came to a public address from the loop's networks, signed by its DKIM
         domain (a passing signature, aligned as DMARC's relaxed mode aligns): the loop's, as at its own address."""
-        sources = [f for f in self.feeds.values() if f.dkim_domain and _within(peer, f.ips)]
-        if not sources or not is_feedback_report(raw):
+        if not is_feedback_report(raw):
             return None
         signed = passing_domains(raw, self.lookup)
         return next((f.name for f in sources if any(_aligned(d, f.dkim_domain) for d in signed)), None)
@@ -195,19 +199,33 @@ class ReportHandler:
             log.info("dropped the platform's own mail coming back")
             return "250 2.0.0 Dropped: the platform's own mail"
         loop = asyncio.get_running_loop()
-        if route.feed is None:
-            feed = await loop.run_in_executor(None, self._credited_feed, _peer(session), raw)
+        sources = self._sources(_peer(session)) if route.feed is None else []
+        if sources:
+            feed = await loop.run_in_executor(None, self._credited_feed, sources, raw)
             route = Route(Submitter(f"feed:{feed}"), feed=feed) if feed else route
-        null_sender = envelope.mail_from in ("", "<>")
         try:
-            items = await loop.run_in_executor(None, lambda: submissions(raw, route, null_sender=null_sender))
+            items = await loop.run_in_executor(None, self._submissions, raw, route, envelope.mail_from in ("", "<>"))
         except RefusedMailError as error:
             return f"554 5.6.0 {error}"
-        accepted = await self._commit([(route.submitter, s) for s in items])
+        try:
+            accepted = await self._commit([(route.submitter, s) for s in items])
+        except Exception:  # the database or the disk: the client keeps the mail and tries again later
+            log.exception("could not store a mail's reports")
+            return "451 4.3.0 Could not store the reports now: try again later"
         ids = " ".join(str(a.report_id) for a in accepted)
         return f"250 2.0.0 Stored: {len(accepted)} report(s) {ids}"
 
-    async def _commit(self, items: Sequence[Any]) -> list[Any]:
+    @staticmethod
+    def _submissions(raw: bytes, route: Route, null_sender: bool) -> list[Submission]:
+        try:
+            return submissions(raw, route, null_sender=null_sender)
+        except RefusedMailError:
+            raise
+        except Exception:  # a defect in reading this mail: it is kept whole as one report, not lost
+            log.exception("could not read a mail's reports; stored as it is")
+            return [Submission(raw=raw, channel=Channel.SMTP, client=CLIENT)]
+
+    async def _commit(self, items: list[tuple[Submitter, Submission]]) -> list[Accepted]:
         if self._committer is None:
             self._committer = GroupCommitter(self.platform.intake.accept_all)
         return await self._committer.submit_all(items)

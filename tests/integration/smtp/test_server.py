@@ -354,3 +354,20 @@ def test_a_feedback_report_from_the_loops_network_signed_by_its_domain_is_credit
             platform.close()
     assert submitters[0] == f"feed:{feed.name}"
     assert all(s.startswith("anon:") for s in submitters[1:]) and len(submitters) == 4
+
+
+def test_a_storage_failure_is_a_temporary_error_and_nothing_is_lost(mail_server: MailServer) -> None:
+    blobs = mail_server.platform.settings.effective_blob_dir
+    mail_server.send(phishing(1))
+    aside = blobs.with_name("blobs-aside")
+    blobs.rename(aside)
+    blobs.write_bytes(b"not a folder")  # every write into the blob store fails
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            mail_server.send(phishing(2))
+        assert (refused.value.smtp_code, refused.value.smtp_error[:5]) == (451, b"4.3.0")
+    finally:
+        blobs.unlink()
+        aside.rename(blobs)
+    mail_server.send(phishing(2))  # the client's retry
+    assert [mail_server.blob(r.sha256) for r in mail_server.reports()] == [phishing(1), phishing(2)]

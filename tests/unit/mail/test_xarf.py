@@ -7,7 +7,6 @@ import base64
 import copy
 import hashlib
 import json
-import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from functools import cache
@@ -164,15 +163,6 @@ def test_the_schema_examples_validate_once_their_placeholders_are_real() -> None
         ],
     }
     assert valid == 20
-
-
-def test_validation_is_fast() -> None:
-    report = document("messaging-spam.json")
-    parse_xarf(report)  # the schemas are loaded and compiled once
-    start = time.perf_counter()
-    for _ in range(200):
-        parse_xarf(report)
-    assert (time.perf_counter() - start) / 200 < 0.002  # about 0.5 ms here; generous for a busy machine
 
 
 def test_the_vendored_schemas_are_the_pinned_ones_unchanged() -> None:

@@ -143,7 +143,7 @@ class ReportHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         recipient = self.addresses.recipient(address)
-        route = await self._route(session, recipient) if recipient is not None else None
+        route = await self._route(session, envelope, recipient) if recipient is not None else None
         if route is None:
             return "550 5.1.1 No such report address here"
         first = self._routes.get(envelope)
@@ -153,7 +153,7 @@ class ReportHandler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def _route(self, session: Session, recipient: Recipient) -> Route | None:
+    async def _route(self, session: Session, envelope: Envelope, recipient: Recipient) -> Route | None:
         if recipient.kind is RecipientKind.FEED:
             feed = self.feeds.get(recipient.secret or "")
             return Route(Submitter(f"feed:{feed.name}"), feed=feed.name) if feed else None
@@ -165,7 +165,7 @@ class ReportHandler:
             return Route(Submitter.user(principal.user_id), recipient.category)
         if not self.platform.settings.smtp_anonymous:
             return None
-        return Route(self._anonymous(session), recipient.category)
+        return Route(self._anonymous(session, envelope), recipient.category)
 
     def _sources(self, peer: str) -> list[FeedSource]:
         """The feedback loops that send from this client's address."""
@@ -183,9 +183,13 @@ class ReportHandler:
         with read(self.platform.engine) as conn:
             return owner_of(conn, secret)
 
-    def _anonymous(self, session: Session) -> Submitter:
-        # A keyed hash: resubmissions from one address de-duplicate, and the address itself is not stored.
-        digest = hmac.new(self.platform.secret, _peer(session).encode(), hashlib.sha256).hexdigest()
+    def _anonymous(self, session: Session, envelope: Envelope) -> Submitter:
+        """A keyed hash of the client's address, so that one client's resubmissions de-duplicate and the address is
+        not stored; through a relay (the MX carries everyone's mail), of the envelope sender instead, so that two
+        people forwarding the same spam stay two reports. Neither is trusted: an anonymous report weighs nothing."""
+        peer = _peer(session)
+        who = f"from:{envelope.mail_from}" if _within(peer, self.relays) else peer
+        digest = hmac.new(self.platform.secret, who.encode(), hashlib.sha256).hexdigest()
         return Submitter(f"anon:{digest[:32]}")
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802

@@ -92,7 +92,7 @@ def test_a_client_sending_too_much_is_told_to_wait(settings: Settings) -> None:
         platform.close()
 
 
-def test_the_configured_relays_are_not_rate_limited(settings: Settings) -> None:
+def test_the_configured_relays_are_not_rate_limited_and_keep_reporters_apart(settings: Settings) -> None:
     platform, server, port = start(settings, smtp_rate_per_minute=3, smtp_relays=["127.0.0.0/8"])
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=20) as client:
@@ -100,6 +100,10 @@ def test_the_configured_relays_are_not_rate_limited(settings: Settings) -> None:
             for _ in range(5):
                 client.rset()
                 assert client.docmd("MAIL FROM:<a@example.net>")[0] == 250
+        mail = MailServer(platform, port)
+        for sender in ("one@example.net", "two@example.net", "one@example.net"):
+            mail.send(phishing(1), sender=sender)  # two people forwarding the same spam through the MX
+        assert len(mail.reports()) == 2
     finally:
         server.stop()
         platform.close()

@@ -45,3 +45,4 @@ class Channel(StrEnum):
     SIGNAL_SPAM = "signal_spam"
     SMS_API = "sms_api"
     SMTP = "smtp"  # a report address or a feedback loop's address
+    WEB = "web"  # the web application's forms

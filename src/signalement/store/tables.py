@@ -72,6 +72,18 @@ users = Table(
     Column("ack_by_mail", Boolean, nullable=False, default=False, server_default=false()),
 )
 
+# Signed-in browser sessions of the web application: the cookie holds a random token, the database its SHA-256,
+# so signing out (or an administrator) ends a session at once. Each session has its own CSRF token.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_sha256", LargeBinary(32), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
 # A reporter's secret report addresses (report+<secret>@domain): reports sent to one are theirs. The secret is a
 # keyed hash of the row's nonce under the server secret (store/report_addresses.py), so it can be shown again
 # without being stored; its SHA-256 finds the row.

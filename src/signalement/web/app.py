@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from signalement import __version__
 from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.ratelimit import RateLimiter
 from signalement.platform import Platform
+from signalement.ui import pages
 from signalement.web import admin_api, campaigns_api, health, me_api, reports_api, schemas, signal_spam, sms_api
 from signalement.web.auth import Authenticator
 from signalement.web.errors import ERROR_RESPONSES, document_schemas, install_error_handlers
@@ -27,6 +31,9 @@ def create_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     for module in (reports_api, sms_api, signal_spam, me_api, admin_api, campaigns_api, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(files("signalement.ui").joinpath("static"))), name="static")
+    app.add_exception_handler(pages.CsrfError, pages.csrf_refused)
     document_schemas(app, schemas.BatchRequest)
     app.state.metrics = health.Metrics(platform)
     app.add_middleware(health.RequestMetrics, metrics=app.state.metrics)

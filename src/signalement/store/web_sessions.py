@@ -1,0 +1,79 @@
+"""Browser sessions of the web application. The cookie carries a random 256-bit token; the database keeps its
+SHA-256, the user, a CSRF token of the session's own and when it ends. A session lasts SESSION_HOURS from its last
+use (renewed at most every RENEW_MINUTES, not at every page), and never longer than MAX_DAYS."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, delete, select, update
+
+from signalement.domain.accounts import DEFAULT_SCOPES, Role
+from signalement.store.accounts import Principal
+from signalement.store.sql import utcnow
+from signalement.store.tables import users, web_sessions
+
+SESSION_HOURS = 12
+RENEW_MINUTES = 10
+MAX_DAYS = 7
+
+
+@dataclass(frozen=True)
+class WebSession:
+    principal: Principal
+    csrf_token: str
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def open_session(conn: Connection, user_id: int) -> str:
+    """A new session for the user; returns the cookie's token."""
+    token, now = secrets.token_urlsafe(32), utcnow()
+    conn.execute(
+        web_sessions.insert(),
+        {
+            "token_sha256": _digest(token),
+            "user_id": user_id,
+            "csrf_token": secrets.token_urlsafe(32),
+            "created_at": now,
+            "expires_at": now + timedelta(hours=SESSION_HOURS),
+        },
+    )
+    return token
+
+
+def session_for(conn: Connection, token: str) -> WebSession | None:
+    """The live session of an enabled user, renewed if due; None for an unknown, ended or expired one."""
+    if not token or len(token) > 100:
+        return None
+    now = utcnow()
+    row = conn.execute(
+        select(web_sessions.c.csrf_token, web_sessions.c.created_at, web_sessions.c.expires_at, *_USER)
+        .join(users, users.c.id == web_sessions.c.user_id)
+        .where(web_sessions.c.token_sha256 == _digest(token), users.c.disabled.is_(False))
+    ).first()
+    if row is None or row.expires_at <= now:
+        return None
+    renewed = min(now + timedelta(hours=SESSION_HOURS), row.created_at + timedelta(days=MAX_DAYS))
+    if renewed - row.expires_at > timedelta(minutes=RENEW_MINUTES):
+        conn.execute(
+            update(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)).values(expires_at=renewed)
+        )
+    role = Role(row.role)
+    return WebSession(Principal(row.id, row.email, role, DEFAULT_SCOPES[role]), row.csrf_token)
+
+
+_USER = (users.c.id, users.c.email, users.c.role)
+
+
+def close_session(conn: Connection, token: str) -> None:
+    conn.execute(delete(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)))
+
+
+def purge_expired(conn: Connection) -> int:
+    return conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= utcnow())).rowcount

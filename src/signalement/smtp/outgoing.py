@@ -49,24 +49,37 @@ def is_auto_submitted(raw: bytes) -> bool:
     return value is not None and str(value).split(";")[0].strip().lower() not in ("", "no")
 
 
-def acknowledgement(secret: bytes, *, sender: str, to: str, report_id: int, status_url: str) -> EmailMessage:
+def platform_mail(secret: bytes, *, sender: str, to: str, subject: str, text: str, auto: str) -> EmailMessage:
+    """A mail the platform sends, marked so that its intake drops it if it comes back; `auto` is its RFC 3834
+    Auto-Submitted value (auto-replied, auto-generated)."""
     domain = sender.rpartition("@")[2] or "localhost"
     message = EmailMessage(policy=SMTP)
     message_id = make_msgid(domain=domain)
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = f"Report {report_id} received / Signalement {report_id} reçu"
+    message["Subject"] = subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-replied"
+    message["Auto-Submitted"] = auto
     message[LOOP_HEADER] = loop_mark(secret, message_id)
-    message.set_content(
-        f"Thank you: your report {report_id} is stored and will be analysed.\n"
-        f"Follow what happens to it: {status_url}\n\n"
-        f"Merci : votre signalement {report_id} est enregistré et va être analysé.\n"
-        f"Suivez ce qu'il devient : {status_url}\n"
-    )
+    message.set_content(text)
     return message
+
+
+def acknowledgement(secret: bytes, *, sender: str, to: str, report_id: int, status_url: str) -> EmailMessage:
+    return platform_mail(
+        secret,
+        sender=sender,
+        to=to,
+        subject=f"Report {report_id} received / Signalement {report_id} reçu",
+        text=(
+            f"Thank you: your report {report_id} is stored and will be analysed.\n"
+            f"Follow what happens to it: {status_url}\n\n"
+            f"Merci : votre signalement {report_id} est enregistré et va être analysé.\n"
+            f"Suivez ce qu'il devient : {status_url}\n"
+        ),
+        auto="auto-replied",
+    )
 
 
 def send(relay: str, message: EmailMessage) -> None:

@@ -49,8 +49,16 @@ def hash_password(password: str) -> str:
 
 
 def create_user(
-    conn: Connection, email: str, role: Role, *, password: str | None = None, display_name: str = ""
+    conn: Connection,
+    email: str,
+    role: Role,
+    *,
+    password: str | None = None,
+    display_name: str = "",
+    verified: bool = True,
 ) -> int:
+    """An account; `verified=False` for one made by signing up, which cannot sign in before its address is proven."""
+    now = utcnow()
     return int(
         conn.execute(
             users.insert()
@@ -60,7 +68,8 @@ def create_user(
                 display_name=display_name,
                 password_hash=hash_password(password) if password else None,
                 disabled=False,
-                created_at=utcnow(),
+                created_at=now,
+                email_verified_at=now if verified else None,
             )
             .returning(users.c.id)
         ).scalar_one()
@@ -103,7 +112,7 @@ def principal_for_password(conn: Connection, email: str, password: str) -> Princ
     """Check a password (slow by design: ~100 ms). Unknown users cost the same, so timing reveals nothing."""
     row = conn.execute(
         select(users.c.id, users.c.email, users.c.role, users.c.password_hash).where(
-            users.c.email == email.strip().lower(), users.c.disabled.is_(False)
+            users.c.email == email.strip().lower(), users.c.disabled.is_(False), users.c.email_verified_at.is_not(None)
         )
     ).first()
     stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH

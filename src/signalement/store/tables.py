@@ -70,6 +70,8 @@ users = Table(
     Column("mail_hosts", JSON),
     # Whether a report by mail is acknowledged by mail (to this address, never to the envelope sender).
     Column("ack_by_mail", Boolean, nullable=False, default=False, server_default=false()),
+    # When the person proved the address is theirs (a link sent to it); accounts made by staff are trusted at once.
+    Column("email_verified_at", UTCDateTime()),
 )
 
 # Signed-in browser sessions of the web application: the cookie holds a random token, the database its SHA-256,

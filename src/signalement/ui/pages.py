@@ -9,6 +9,7 @@ they set from the language links, else their browser's).
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from datetime import datetime
 from importlib.resources import files
@@ -19,25 +20,34 @@ from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from starlette.concurrency import run_in_threadpool
 
+from signalement.domain.accounts import Role
 from signalement.domain.reports import Channel, ReportKind
 from signalement.ingest.intake import Submission, Submitter
+from signalement.ingest.ratelimit import RateLimiter
 from signalement.mail.facts import not_a_message_reason
 from signalement.platform import Platform
+from signalement.store.accounts import create_user, hash_password
 from signalement.store.db import read
-from signalement.store.tables import campaigns, reports
+from signalement.store.links import Purpose, user_of
+from signalement.store.sql import utcnow
+from signalement.store.tables import campaigns, reports, users, web_sessions
 from signalement.store.web_sessions import WebSession, close_session, open_session, session_for
 from signalement.ui import i18n
+from signalement.ui.account_mail import ACCOUNT_MAIL_TASK
 from signalement.ui.timeline import impact, timeline
 from signalement.web import schemas
+from signalement.web.deps import client_address
 from signalement.web.sms_api import sms_blob
 from signalement.web.submit import message_submission
+from signalement.work.port import JobRequest
 
 SESSION_COOKIE = "signalement_session"
 FORM_COOKIE = "signalement_form"  # the sign-in form's CSRF value, before there is a session
 PAGE_SIZE = 50
+FORMS_PER_MINUTE = 20  # sign-in, sign-up and password forms per client address
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("signalement.ui").joinpath("templates")))
@@ -47,8 +57,16 @@ class CsrfError(Exception):
     """A form without its CSRF token: refused with 403."""
 
 
+class TooManyError(Exception):
+    """Too many account forms from one client address: refused with 429."""
+
+
 async def csrf_refused(request: Request, error: Exception) -> Response:
     return page(request, "forbidden.html", None, status=403)
+
+
+async def too_many(request: Request, error: Exception) -> Response:
+    return page(request, "too_many.html", None, status=429)
 
 
 def platform_of(request: Request) -> Platform:
@@ -69,7 +87,7 @@ SessionDep = Annotated[WebSession | None, Depends(current_session)]
 
 
 def page(request: Request, name: str, session: WebSession | None, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+    lang = _lang(request)
     common = {
         "t": i18n.translator(lang),
         "lang": lang,
@@ -109,14 +127,24 @@ def home(session: SessionDep) -> RedirectResponse:
     return redirect("/reports" if session else "/signin")
 
 
+def public_form(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    """A form shown before signing in: its CSRF value is repeated in a SameSite=Strict cookie it must match."""
+    value = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
+    response = page(request, name, None, status=status, form_token=value, **context)
+    response.set_cookie(FORM_COOKIE, value, httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+def _check_form(request: Request, csrf: str) -> None:
+    _check_csrf(csrf, request.cookies.get(FORM_COOKIE, ""))
+    limiter: RateLimiter = request.app.state.form_limiter
+    if not limiter.allow(client_address(request)):
+        raise TooManyError
+
+
 @router.get("/signin")
 def signin_form(request: Request, session: SessionDep) -> Response:
-    if session is not None:
-        return redirect("/reports")
-    value = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
-    response = page(request, "signin.html", None, form_token=value)
-    response.set_cookie(FORM_COOKIE, value, httponly=True, samesite="strict", secure=_secure(request), path="/signin")
-    return response
+    return redirect("/reports") if session is not None else public_form(request, "signin.html")
 
 
 @router.post("/signin")
@@ -126,17 +154,129 @@ async def signin(
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    _check_csrf(csrf, request.cookies.get(FORM_COOKIE, ""))
+    _check_form(request, csrf)
     platform = platform_of(request)
     principal = await run_in_threadpool(platform.credentials.password, email, password)
-    if principal is None:  # one message for a wrong address and a wrong password
-        return page(request, "signin.html", None, status=401, form_token=csrf, failed=True, email=email)
-    with platform.engine.begin() as conn:
-        token = open_session(conn, principal.user_id)
+    if principal is None:  # one message for a wrong address, a wrong password and an unconfirmed address
+        return public_form(request, "signin.html", status=401, failed=True, email=email)
+    return _signed_in(request, principal.user_id)
+
+
+def _signed_in(request: Request, user_id: int) -> Response:
+    with platform_of(request).engine.begin() as conn:
+        token = open_session(conn, user_id)
     response = redirect("/reports")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request))
-    response.delete_cookie(FORM_COOKIE, path="/signin")
     return response
+
+
+# -- signing up, confirming the address, a new password ---------------------------------------------------------
+
+MIN_PASSWORD = 12
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+
+
+@router.get("/signup")
+def signup_form(request: Request, session: SessionDep) -> Response:
+    return redirect("/reports") if session is not None else public_form(request, "signup.html")
+
+
+@router.post("/signup")
+async def signup(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The same answer whether the address already has an account or not: the page tells no one who is here."""
+    _check_form(request, csrf)
+    email = email.strip().lower()
+    if not _EMAIL.fullmatch(email) or len(password) < MIN_PASSWORD:
+        problem = "email" if not _EMAIL.fullmatch(email) else "password"
+        return public_form(request, "signup.html", status=422, problem=problem, email=email)
+    await run_in_threadpool(_sign_up, platform_of(request), email, password, _lang(request))
+    return page(request, "check_mail.html", None)
+
+
+def _sign_up(platform: Platform, email: str, password: str, lang: str) -> None:
+    with platform.engine.begin() as conn:
+        if conn.execute(select(users.c.id).where(users.c.email == email)).first() is not None:
+            return
+        user_id = create_user(conn, email, Role.REPORTER, password=password, verified=False)
+        platform.queue.enqueue(conn, _mail_job(Purpose.VERIFY, user_id, lang))
+
+
+def _mail_job(purpose: Purpose, user_id: int, lang: str) -> JobRequest:
+    return JobRequest(ACCOUNT_MAIL_TASK, {"purpose": purpose.value, "user_id": user_id, "lang": lang})
+
+
+@router.get("/verify")
+def verify(request: Request, token: str = "") -> Response:
+    platform = platform_of(request)
+    with platform.engine.begin() as conn:
+        user_id = user_of(conn, platform.secret, Purpose.VERIFY, token)
+        if user_id is not None:
+            conn.execute(update(users).where(users.c.id == user_id).values(email_verified_at=utcnow()))
+    if user_id is None:
+        return page(request, "link_invalid.html", None, status=400)
+    return _signed_in(request, user_id)
+
+
+@router.get("/forgot")
+def forgot_form(request: Request) -> Response:
+    return public_form(request, "forgot.html")
+
+
+@router.post("/forgot")
+async def forgot(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    _check_form(request, csrf)
+    await run_in_threadpool(_forgot, platform_of(request), email.strip().lower(), _lang(request))
+    return page(request, "check_mail.html", None)
+
+
+def _forgot(platform: Platform, email: str, lang: str) -> None:
+    with platform.engine.begin() as conn:
+        user_id = conn.execute(
+            select(users.c.id).where(
+                users.c.email == email, users.c.disabled.is_(False), users.c.email_verified_at.is_not(None)
+            )
+        ).scalar()
+        if user_id is not None:
+            platform.queue.enqueue(conn, _mail_job(Purpose.RESET, int(user_id), lang))
+
+
+@router.get("/reset")
+def reset_form(request: Request, token: str = "") -> Response:
+    return public_form(request, "reset.html", token=token)
+
+
+@router.post("/reset")
+async def reset(
+    request: Request,
+    token: Annotated[str, Form(max_length=300)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    _check_form(request, csrf)
+    if len(password) < MIN_PASSWORD:
+        return public_form(request, "reset.html", status=422, token=token, problem="password")
+    platform = platform_of(request)
+    with platform.engine.begin() as conn:
+        user_id = user_of(conn, platform.secret, Purpose.RESET, token)
+        if user_id is not None:
+            conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hash_password(password)))
+            conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))  # signed out everywhere
+    if user_id is None:
+        return page(request, "link_invalid.html", None, status=400)
+    return redirect("/signin")
+
+
+def _lang(request: Request) -> str:
+    return i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
 
 
 @router.post("/signout")
@@ -196,8 +336,7 @@ def my_report(request: Request, session: SessionDep, report_id: int) -> Response
         ).first()
     if row is None:  # another's report is as absent as one that does not exist
         return page(request, "not_found.html", session, status=404)
-    lang = i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
-    return page(request, "report.html", session, report=row, events=timeline(row, i18n.translator(lang)))
+    return page(request, "report.html", session, report=row, events=timeline(row, i18n.translator(_lang(request))))
 
 
 @router.get("/report")

@@ -34,6 +34,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(files("signalement.ui").joinpath("static"))), name="static")
     app.add_exception_handler(pages.CsrfError, pages.csrf_refused)
+    app.add_exception_handler(pages.TooManyError, pages.too_many)
+    app.state.form_limiter = RateLimiter(pages.FORMS_PER_MINUTE)
     document_schemas(app, schemas.BatchRequest)
     app.state.metrics = health.Metrics(platform)
     app.add_middleware(health.RequestMetrics, metrics=app.state.metrics)

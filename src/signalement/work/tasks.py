@@ -10,6 +10,7 @@ from signalement.analysis.job import ANALYZE
 from signalement.smtp.acknowledge import ACKNOWLEDGE
 from signalement.store.sql import utcnow
 from signalement.store.tables import job_keys
+from signalement.ui.account_mail import ACCOUNT_MAIL
 from signalement.work.port import Payload, TaskContext, TaskSpec
 
 PERIODIC_KEY_RETENTION = timedelta(days=2)
@@ -35,4 +36,4 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 
 def all_tasks() -> dict[str, TaskSpec]:
-    return {spec.name: spec for spec in (ANALYZE, ACKNOWLEDGE, HOUSEKEEPING)}
+    return {spec.name: spec for spec in (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, HOUSEKEEPING)}

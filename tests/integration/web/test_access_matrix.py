@@ -110,9 +110,16 @@ EXPECTED: dict[tuple[str, str], Expected] = {
             ("GET", "/report"),
             ("POST", "/report"),
             ("POST", "/report/sms"),
+            ("GET", "/signup"),
+            ("GET", "/forgot"),
+            ("GET", "/reset"),
         )
     },
-    ("POST", "/signin"): public(403),
+    **{
+        (method, path): public(403)
+        for method, path in (("POST", "/signin"), ("POST", "/signup"), ("POST", "/forgot"), ("POST", "/reset"))
+    },
+    ("GET", "/verify"): public(400),  # no link: an invalid one
 }
 
 

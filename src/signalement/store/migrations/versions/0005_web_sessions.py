@@ -1,4 +1,4 @@
-"""web sessions: the web application's signed-in browser sessions
+"""web sessions: the web application's signed-in browser sessions, and verified e-mail addresses
 
 Revision ID: 0005
 Revises: 0004
@@ -33,9 +33,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_web_sessions_user_id"), "web_sessions", ["user_id"], unique=False)
     op.create_index(op.f("ix_web_sessions_expires_at"), "web_sessions", ["expires_at"], unique=False)
+    op.add_column("users", sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE users SET email_verified_at = created_at")  # accounts made so far were made by staff
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE users DROP COLUMN email_verified_at")
     op.drop_index(op.f("ix_web_sessions_expires_at"), table_name="web_sessions")
     op.drop_index(op.f("ix_web_sessions_user_id"), table_name="web_sessions")
     op.drop_table("web_sessions")

@@ -28,6 +28,10 @@ class BlobStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
+    def delete(self, sha256: str) -> None:
+        """Remove the bytes (no row may refer to them any more); nothing if they are already gone."""
+        ...
+
     def sweep_temporary(self, older_than: timedelta) -> int:
         """Remove what interrupted writes left behind; how many files."""
         ...

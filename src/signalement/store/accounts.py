@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from signalement.domain.accounts import DEFAULT_SCOPES, Role, Scope
 from signalement.store.sql import utcnow
@@ -131,3 +132,30 @@ def user_count(conn: Connection) -> int:
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    name: str
+    scopes: tuple[str, ...]
+    created_at: Any
+
+
+def tokens_of(conn: Connection, user_id: int) -> list[TokenInfo]:
+    """A person's live API tokens (never their value: only its hash is kept), newest first."""
+    rows = conn.execute(
+        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.created_at)
+        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+        .order_by(api_tokens.c.id.desc())
+    )
+    return [TokenInfo(r.id, r.name, tuple(r.scopes), r.created_at) for r in rows]
+
+
+def revoke_token(conn: Connection, user_id: int, token_id: int) -> bool:
+    result = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount == 1

@@ -103,6 +103,9 @@ class FileBlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
     def sweep_temporary(self, older_than: timedelta) -> int:
         """Remove temporary files of writes interrupted by a crash (never referred to by any row)."""
         limit = time.time() - older_than.total_seconds()

@@ -148,6 +148,17 @@ def assign(
     return Assignment(campaign_id, public_ids[campaign_id], decision.joined_by) if campaign_id is not None else None
 
 
+def leave_campaign(conn: Connection, report_id: int, received_at: datetime) -> None:
+    """Take a report out of its campaign's counters and days, before the report itself is deleted."""
+    row = conn.execute(_PRIOR, {"report_id": report_id}).first()
+    if row is None or row.campaign_id is None:
+        return
+    writes = _Writes(conn)
+    _move(writes, row.campaign_id, -1, counted(row.verdict_category, rule.impersonated_brands(row.brands)), None)
+    writes.add(_LEAVE_DAY, {"leaving": row.campaign_id, "leaving_day": _day(received_at)})
+    writes.send()
+
+
 class _Writes:
     """The writes of one assignment. SQLite runs each at once: it is in this process, nothing to wait for.
     PostgreSQL holds them and sends them at the end as one batch (pg_batch): one round trip."""
@@ -190,6 +201,11 @@ def _keys_param() -> ColumnElement[Any]:
     return func.string_to_array(bindparam("keys", type_=String), literal_column("' '"))
 
 
+_PRIOR = select(reports.c.campaign_id, reports.c.verdict_category, reports.c.facts["brands"].label("brands")).where(
+    reports.c.id == bindparam("report_id")
+)
+
+
 @cache
 def _opening(dialect: str) -> Select[Any]:
     """The report's campaign, category and brands before this analysis (none if it has no row), and the id a new
@@ -201,11 +217,7 @@ def _opening(dialect: str) -> Select[Any]:
     candidates are read by the next statement, whose snapshot comes after the lock. The locks are taken in one order
     (by their number), so two transactions never wait for each other in a cycle. A SQLite writer holds the database
     lock already."""
-    prior = (
-        select(reports.c.campaign_id, reports.c.verdict_category, reports.c.facts["brands"].label("brands"))
-        .where(reports.c.id == bindparam("report_id"))
-        .subquery()
-    )
+    prior = _PRIOR.subquery()
     one = select(literal_column("1").label("one")).subquery()
     next_id: ColumnElement[Any]
     if dialect != "postgresql":

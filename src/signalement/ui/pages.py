@@ -108,7 +108,7 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or platform_of(request).settings.public_url.startswith("https:")
 
 
-def _check_csrf(given: str, expected: str) -> None:
+def check_csrf(given: str, expected: str) -> None:
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise CsrfError
 
@@ -136,7 +136,7 @@ def public_form(request: Request, name: str, status: int = 200, **context: Any) 
 
 
 def _check_form(request: Request, csrf: str) -> None:
-    _check_csrf(csrf, request.cookies.get(FORM_COOKIE, ""))
+    check_csrf(csrf, request.cookies.get(FORM_COOKIE, ""))
     limiter: RateLimiter = request.app.state.form_limiter
     if not limiter.allow(client_address(request)):
         raise TooManyError
@@ -282,7 +282,7 @@ def _lang(request: Request) -> str:
 @router.post("/signout")
 def signout(request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
     if session is not None:
-        _check_csrf(csrf, session.csrf_token)
+        check_csrf(csrf, session.csrf_token)
         with platform_of(request).engine.begin() as conn:
             close_session(conn, request.cookies.get(SESSION_COOKIE, ""))
     response = redirect("/signin")
@@ -356,7 +356,7 @@ async def report_message(
 ) -> Response:
     if session is None:
         return redirect("/signin")
-    _check_csrf(csrf, session.csrf_token)
+    check_csrf(csrf, session.csrf_token)
     platform = platform_of(request)
     limit = platform.settings.max_message_bytes
     raw = (await file.read(limit + 1)) if file is not None and file.filename else source.encode("utf-8")
@@ -378,7 +378,7 @@ async def report_sms(
 ) -> Response:
     if session is None:
         return redirect("/signin")
-    _check_csrf(csrf, session.csrf_token)
+    check_csrf(csrf, session.csrf_token)
     try:
         sms = schemas.SmsReportIn(sender=sender, text=text, received_at=received_at or datetime.now().astimezone())
     except ValidationError:

@@ -11,7 +11,7 @@ from signalement import __version__
 from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.ratelimit import RateLimiter
 from signalement.platform import Platform
-from signalement.ui import pages
+from signalement.ui import account, pages
 from signalement.web import admin_api, campaigns_api, health, me_api, reports_api, schemas, signal_spam, sms_api
 from signalement.web.auth import Authenticator
 from signalement.web.errors import ERROR_RESPONSES, document_schemas, install_error_handlers
@@ -32,6 +32,7 @@ def create_app(platform: Platform) -> FastAPI:
     for module in (reports_api, sms_api, signal_spam, me_api, admin_api, campaigns_api, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(pages.router)
+    app.include_router(account.router)
     app.mount("/static", StaticFiles(directory=str(files("signalement.ui").joinpath("static"))), name="static")
     app.add_exception_handler(pages.CsrfError, pages.csrf_refused)
     app.add_exception_handler(pages.TooManyError, pages.too_many)

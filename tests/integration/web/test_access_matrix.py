@@ -113,6 +113,14 @@ EXPECTED: dict[tuple[str, str], Expected] = {
             ("GET", "/signup"),
             ("GET", "/forgot"),
             ("GET", "/reset"),
+            ("GET", "/account"),
+            ("GET", "/account/data"),
+            ("POST", "/account/tokens"),
+            ("POST", "/account/tokens/{token_id}/revoke"),
+            ("POST", "/account/addresses"),
+            ("POST", "/account/addresses/{address_id}/revoke"),
+            ("POST", "/account/ack"),
+            ("POST", "/account/delete"),
         )
     },
     **{
@@ -206,7 +214,12 @@ def world(client: TestClient, platform: Platform, users: Users) -> World:
 
 def _request(world: World, method: str, path: str, caller: str) -> httpx.Response:
     url = path.format(
-        report_id=world.reporter_report, job_id=987_654, public_id="cmp-000000000000", address_id=987_654, lang="fr"
+        report_id=world.reporter_report,
+        job_id=987_654,
+        public_id="cmp-000000000000",
+        address_id=987_654,
+        lang="fr",
+        token_id=987_654,
     )
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")

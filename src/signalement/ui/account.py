@@ -1,0 +1,183 @@
+"""A reporter's account page: tokens for add-ons, secret report addresses and acknowledgements by mail, all their
+data as one download, and erasing the account with its reports. Every form carries the session's CSRF token;
+every change goes to the audit log (under the account's number, never its address)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
+
+from signalement.platform import Platform
+from signalement.store import audit
+from signalement.store.accounts import issue_token, revoke_token, tokens_of
+from signalement.store.db import read
+from signalement.store.erasure import erase_account
+from signalement.store.report_addresses import addresses_of, issue_address, revoke_address
+from signalement.store.tables import reports, users
+from signalement.store.web_sessions import WebSession
+from signalement.ui.pages import SESSION_COOKIE, SessionDep, check_csrf, page, platform_of, redirect
+from signalement.web.deps import client_address
+
+router = APIRouter(include_in_schema=False)
+MAX_TOKENS = 10
+MAX_ADDRESSES = 5
+
+
+def _record(conn: Any, request: Request, session: WebSession, action: str, **detail: Any) -> None:
+    user = f"user:{session.principal.user_id}"
+    audit.record(conn, actor=user, action=action, target=user, client=client_address(request), detail=detail)
+
+
+def _account(request: Request, session: WebSession, status: int = 200, **extra: Any) -> Response:
+    platform = platform_of(request)
+    me = session.principal.user_id
+    with read(platform.engine) as conn:
+        tokens = tokens_of(conn, me)
+        addresses = addresses_of(conn, platform.secret, me)
+        ack = bool(conn.execute(select(users.c.ack_by_mail).where(users.c.id == me)).scalar())
+    domain = platform.settings.smtp_domains[0] if platform.settings.smtp_domains else "localhost"
+    shown = [(a.id, f"report+{a.secret}@{domain}") for a in addresses]
+    return page(request, "account.html", session, status, tokens=tokens, addresses=shown, ack=ack, **extra)
+
+
+@router.get("/account")
+def account(request: Request, session: SessionDep) -> Response:
+    return redirect("/signin") if session is None else _account(request, session)
+
+
+@router.post("/account/tokens")
+def new_token(
+    request: Request,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    if session is None:
+        return redirect("/signin")
+    check_csrf(csrf, session.csrf_token)
+    with platform_of(request).engine.begin() as conn:
+        if len(tokens_of(conn, session.principal.user_id)) >= MAX_TOKENS:
+            return _account(request, session, 409, problem="too_many_tokens")
+        token = issue_token(conn, session.principal.user_id, name=name.strip()[:100] or "add-on")
+        _record(conn, request, session, "user.token.issue")
+    return _account(request, session, new_token=token)  # shown once, on this page only
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def drop_token(
+    request: Request, session: SessionDep, token_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    if session is None:
+        return redirect("/signin")
+    check_csrf(csrf, session.csrf_token)
+    with platform_of(request).engine.begin() as conn:
+        if revoke_token(conn, session.principal.user_id, token_id):
+            _record(conn, request, session, "user.token.revoke", token_id=token_id)
+    return redirect("/account")
+
+
+@router.post("/account/addresses")
+def new_address(request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if session is None:
+        return redirect("/signin")
+    check_csrf(csrf, session.csrf_token)
+    platform = platform_of(request)
+    with platform.engine.begin() as conn:
+        if len(addresses_of(conn, platform.secret, session.principal.user_id)) >= MAX_ADDRESSES:
+            return _account(request, session, 409, problem="too_many_addresses")
+        found = issue_address(conn, platform.secret, session.principal.user_id)
+        _record(conn, request, session, "user.report_address.issue", address_id=found.id)
+    return redirect("/account")
+
+
+@router.post("/account/addresses/{address_id}/revoke")
+def drop_address(
+    request: Request, session: SessionDep, address_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    if session is None:
+        return redirect("/signin")
+    check_csrf(csrf, session.csrf_token)
+    with platform_of(request).engine.begin() as conn:
+        if revoke_address(conn, session.principal.user_id, address_id):
+            _record(conn, request, session, "user.report_address.revoke", address_id=address_id)
+    return redirect("/account")
+
+
+@router.post("/account/ack")
+def set_ack(
+    request: Request,
+    session: SessionDep,
+    ack: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    if session is None:
+        return redirect("/signin")
+    check_csrf(csrf, session.csrf_token)
+    with platform_of(request).engine.begin() as conn:
+        conn.execute(update(users).where(users.c.id == session.principal.user_id).values(ack_by_mail=ack == "on"))
+    return redirect("/account")
+
+
+@router.get("/account/data")
+async def download(request: Request, session: SessionDep) -> Response:
+    """Everything the platform keeps about the person: the account, its tokens (not their values), report
+    addresses, and every report with its analysis and the exact bytes reported (base64)."""
+    if session is None:
+        return redirect("/signin")
+    document = await run_in_threadpool(_export, platform_of(request), session.principal.user_id)
+    body = json.dumps(document, default=str, ensure_ascii=False, indent=1)
+    disposition = f'attachment; filename="signalement-{session.principal.user_id}.json"'
+    return Response(body, media_type="application/json", headers={"Content-Disposition": disposition})
+
+
+_ACCOUNT_FIELDS = (
+    users.c.email,
+    users.c.role,
+    users.c.created_at,
+    users.c.email_verified_at,
+    users.c.ack_by_mail,
+    users.c.mail_hosts,
+)
+
+
+def _export(platform: Platform, user_id: int) -> dict[str, Any]:
+    with read(platform.engine) as conn:
+        person = conn.execute(select(*_ACCOUNT_FIELDS).where(users.c.id == user_id)).one()
+        rows = conn.execute(select(reports).where(reports.c.reporter_id == user_id).order_by(reports.c.id)).mappings()
+        kept = [dict(r) for r in rows]
+        tokens = [t.__dict__ for t in tokens_of(conn, user_id)]
+        addresses = [a.id for a in addresses_of(conn, platform.secret, user_id)]
+    for report in kept:
+        report["message_base64"] = base64.b64encode(platform.blobs.get(report["sha256"])).decode()
+    return {"account": dict(person._mapping), "tokens": tokens, "report_addresses": addresses, "reports": kept}
+
+
+@router.post("/account/delete")
+async def delete_account(
+    request: Request,
+    session: SessionDep,
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Erase the account and its reports, once the password is given again."""
+    if session is None:
+        return redirect("/signin")
+    check_csrf(csrf, session.csrf_token)
+    platform = platform_of(request)
+    confirmed = await run_in_threadpool(platform.credentials.password, session.principal.email, password)
+    if confirmed is None or confirmed.user_id != session.principal.user_id:
+        return _account(request, session, 401, problem="password")
+    with platform.engine.begin() as conn:
+        unreferenced = erase_account(conn, session.principal.user_id)
+        _record(conn, request, session, "user.erase", reports_blobs_deleted=len(unreferenced))
+    for sha256 in unreferenced:  # only once no row refers to them
+        platform.blobs.delete(sha256)
+    response = page(request, "erased.html", None)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

@@ -72,6 +72,9 @@ users = Table(
     Column("ack_by_mail", Boolean, nullable=False, default=False, server_default=false()),
     # When the person proved the address is theirs (a link sent to it); accounts made by staff are trusted at once.
     Column("email_verified_at", UTCDateTime()),
+    # The second factor (TOTP, RFC 6238): the shared key once confirmed, and the last time step used (no replay).
+    Column("totp_secret", String(64)),
+    Column("totp_last_step", BigInteger),
 )
 
 # Signed-in browser sessions of the web application: the cookie holds a random token, the database its SHA-256,
@@ -84,6 +87,10 @@ web_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    # What the session still lacks before it opens the pages: "totp" (the code), "enroll" (staff must set up a
+    # second factor); NULL when complete. Also the key being set up, until its first code confirms it.
+    Column("pending", String(16)),
+    Column("enrolling_secret", String(64)),
 )
 
 # A reporter's secret report addresses (report+<secret>@domain): reports sent to one are theirs. The secret is a

@@ -19,20 +19,26 @@ from signalement.store.tables import users, web_sessions
 SESSION_HOURS = 12
 RENEW_MINUTES = 10
 MAX_DAYS = 7
+PENDING_MINUTES = 10
 
 
 @dataclass(frozen=True)
 class WebSession:
     principal: Principal
     csrf_token: str
+    pending: str | None = None  # "totp" or "enroll": the pages stay closed until the second factor is done
+    enrolling_secret: str | None = None
 
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def open_session(conn: Connection, user_id: int) -> str:
-    """A new session for the user; returns the cookie's token."""
+def open_session(
+    conn: Connection, user_id: int, *, pending: str | None = None, enrolling_secret: str | None = None
+) -> str:
+    """A new session for the user; returns the cookie's token. A pending one (waiting for the second factor)
+    lasts PENDING_MINUTES."""
     token, now = secrets.token_urlsafe(32), utcnow()
     conn.execute(
         web_sessions.insert(),
@@ -41,7 +47,9 @@ def open_session(conn: Connection, user_id: int) -> str:
             "user_id": user_id,
             "csrf_token": secrets.token_urlsafe(32),
             "created_at": now,
-            "expires_at": now + timedelta(hours=SESSION_HOURS),
+            "expires_at": now + (timedelta(minutes=PENDING_MINUTES) if pending else timedelta(hours=SESSION_HOURS)),
+            "pending": pending,
+            "enrolling_secret": enrolling_secret,
         },
     )
     return token
@@ -53,22 +61,30 @@ def session_for(conn: Connection, token: str) -> WebSession | None:
         return None
     now = utcnow()
     row = conn.execute(
-        select(web_sessions.c.csrf_token, web_sessions.c.created_at, web_sessions.c.expires_at, *_USER)
+        select(*_SESSION, *_USER)
         .join(users, users.c.id == web_sessions.c.user_id)
         .where(web_sessions.c.token_sha256 == _digest(token), users.c.disabled.is_(False))
     ).first()
     if row is None or row.expires_at <= now:
         return None
     renewed = min(now + timedelta(hours=SESSION_HOURS), row.created_at + timedelta(days=MAX_DAYS))
-    if renewed - row.expires_at > timedelta(minutes=RENEW_MINUTES):
+    if row.pending is None and renewed - row.expires_at > timedelta(minutes=RENEW_MINUTES):
         conn.execute(
             update(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)).values(expires_at=renewed)
         )
     role = Role(row.role)
-    return WebSession(Principal(row.id, row.email, role, DEFAULT_SCOPES[role]), row.csrf_token)
+    principal = Principal(row.id, row.email, role, DEFAULT_SCOPES[role])
+    return WebSession(principal, row.csrf_token, row.pending, row.enrolling_secret)
 
 
 _USER = (users.c.id, users.c.email, users.c.role)
+_SESSION = (
+    web_sessions.c.csrf_token,
+    web_sessions.c.created_at,
+    web_sessions.c.expires_at,
+    web_sessions.c.pending,
+    web_sessions.c.enrolling_secret,
+)
 
 
 def close_session(conn: Connection, token: str) -> None:

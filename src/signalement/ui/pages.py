@@ -32,6 +32,7 @@ from signalement.platform import Platform
 from signalement.store.accounts import create_user, hash_password
 from signalement.store.db import read
 from signalement.store.links import Purpose, user_of
+from signalement.store.second_factor import check, enable, has_second_factor, new_secret, provisioning_uri, qr_svg
 from signalement.store.sql import utcnow
 from signalement.store.tables import campaigns, reports, users, web_sessions
 from signalement.store.web_sessions import WebSession, close_session, open_session, session_for
@@ -74,7 +75,7 @@ def platform_of(request: Request) -> Platform:
     return platform
 
 
-def current_session(request: Request) -> WebSession | None:
+def any_session(request: Request) -> WebSession | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -83,7 +84,14 @@ def current_session(request: Request) -> WebSession | None:
         return session_for(conn, token)
 
 
+def current_session(request: Request) -> WebSession | None:
+    """A complete session: one still waiting for its second factor opens no page."""
+    session = any_session(request)
+    return session if session is not None and session.pending is None else None
+
+
 SessionDep = Annotated[WebSession | None, Depends(current_session)]
+PendingDep = Annotated[WebSession | None, Depends(any_session)]
 
 
 def page(request: Request, name: str, session: WebSession | None, status: int = 200, **context: Any) -> HTMLResponse:
@@ -137,6 +145,10 @@ def public_form(request: Request, name: str, status: int = 200, **context: Any) 
 
 def _check_form(request: Request, csrf: str) -> None:
     check_csrf(csrf, request.cookies.get(FORM_COOKIE, ""))
+    _limit(request)
+
+
+def _limit(request: Request) -> None:
     limiter: RateLimiter = request.app.state.form_limiter
     if not limiter.allow(client_address(request)):
         raise TooManyError
@@ -159,15 +171,93 @@ async def signin(
     principal = await run_in_threadpool(platform.credentials.password, email, password)
     if principal is None:  # one message for a wrong address, a wrong password and an unconfirmed address
         return public_form(request, "signin.html", status=401, failed=True, email=email)
+    with platform.engine.begin() as conn:
+        if has_second_factor(conn, principal.user_id):
+            return _session_cookie(request, open_session(conn, principal.user_id, pending="totp"), "/signin/code")
+        if principal.is_staff:  # staff must have a second factor before anything opens
+            token = open_session(conn, principal.user_id, pending="enroll", enrolling_secret=new_secret())
+            return _session_cookie(request, token, "/signin/enroll")
     return _signed_in(request, principal.user_id)
 
 
 def _signed_in(request: Request, user_id: int) -> Response:
     with platform_of(request).engine.begin() as conn:
         token = open_session(conn, user_id)
-    response = redirect("/reports")
+    return _session_cookie(request, token, "/reports")
+
+
+def _session_cookie(request: Request, token: str, to: str) -> Response:
+    response = redirect(to)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request))
     return response
+
+
+# -- the second factor ------------------------------------------------------------------------------------------
+
+
+@router.get("/signin/code")
+def code_form(request: Request, pending: PendingDep) -> Response:
+    if pending is None or pending.pending != "totp":
+        return redirect("/signin")
+    return page(request, "code.html", None, form_token=pending.csrf_token)
+
+
+@router.post("/signin/code")
+def code(
+    request: Request,
+    pending: PendingDep,
+    code: Annotated[str, Form(max_length=20)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    if pending is None or pending.pending != "totp":
+        return redirect("/signin")
+    check_csrf(csrf, pending.csrf_token)
+    _limit(request)
+    with platform_of(request).engine.begin() as conn:
+        good = check(conn, pending.principal.user_id, code)
+    if not good:
+        return page(request, "code.html", None, status=401, form_token=pending.csrf_token, failed=True)
+    return _second_factor_done(request, pending)
+
+
+@router.get("/signin/enroll")
+def enroll_form(request: Request, pending: PendingDep) -> Response:
+    if pending is None or pending.pending != "enroll" or not pending.enrolling_secret:
+        return redirect("/signin")
+    return _enroll_page(request, pending)
+
+
+def _enroll_page(request: Request, pending: WebSession, status: int = 200, **extra: Any) -> Response:
+    secret = pending.enrolling_secret or ""
+    uri = provisioning_uri(secret, pending.principal.email)
+    spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    context = {"form_token": pending.csrf_token, "secret": spaced, "qr": qr_svg(uri)}
+    return page(request, "enroll.html", None, status, **context, **extra)
+
+
+@router.post("/signin/enroll")
+def enroll(
+    request: Request,
+    pending: PendingDep,
+    code: Annotated[str, Form(max_length=20)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    if pending is None or pending.pending != "enroll" or not pending.enrolling_secret:
+        return redirect("/signin")
+    check_csrf(csrf, pending.csrf_token)
+    _limit(request)
+    with platform_of(request).engine.begin() as conn:
+        good = enable(conn, pending.principal.user_id, pending.enrolling_secret, code)
+    if not good:
+        return _enroll_page(request, pending, 401, failed=True)
+    return _second_factor_done(request, pending)
+
+
+def _second_factor_done(request: Request, pending: WebSession) -> Response:
+    """The pending session ends and a new one opens: a token seen before the second factor never opens pages."""
+    with platform_of(request).engine.begin() as conn:
+        close_session(conn, request.cookies.get(SESSION_COOKIE, ""))
+    return _signed_in(request, pending.principal.user_id)
 
 
 # -- signing up, confirming the address, a new password ---------------------------------------------------------

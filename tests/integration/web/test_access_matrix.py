@@ -121,6 +121,10 @@ EXPECTED: dict[tuple[str, str], Expected] = {
             ("POST", "/account/addresses/{address_id}/revoke"),
             ("POST", "/account/ack"),
             ("POST", "/account/delete"),
+            ("GET", "/signin/code"),
+            ("POST", "/signin/code"),
+            ("GET", "/signin/enroll"),
+            ("POST", "/signin/enroll"),
         )
     },
     **{

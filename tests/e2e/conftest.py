@@ -18,12 +18,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, default
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from benchmarks.ingest import wait_ready
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, ViewportSize, sync_playwright
 
@@ -41,35 +44,65 @@ ANALYSED = re.compile(r"Analysed as|Analysé comme")  # the timeline's verdict e
 _people = itertools.count(1)
 
 
+class Relay:
+    """The mail relay the server's own mail goes to (a real SMTP conversation, aiosmtpd on loopback)."""
+
+    def __init__(self) -> None:
+        self.mails: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        self.mails.append(envelope.original_content or b"")
+        return "250 OK"
+
+    def link_for(self, address: str, path: str, timeout: float = 60.0) -> str:
+        """The link in the newest mail to `address` (the worker sends it), waited for."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for raw in reversed(self.mails):
+                message = message_from_bytes(raw, policy=default)
+                if message["To"] == address:
+                    body = message.get_body(("plain",))
+                    found = re.search(rf"https?://\S+{re.escape(path)}\?token=\S+", body.get_content() if body else "")
+                    if found:
+                        return found.group(0)
+            time.sleep(0.2)
+        raise AssertionError(f"no mail with a {path} link reached {address}")
+
+
 @dataclass
 class Server:
     url: str
     data: Path
     log: Path
+    relay: Relay
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def _env(data: Path) -> dict[str, str]:
+def _env(data: Path, relay_port: int = 0) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALEMENT_")}
-    return env | {"SIGNALEMENT_DATA_DIR": str(data), "SIGNALEMENT_SMTP": "false", "SIGNALEMENT_LOG_LEVEL": "warning"}
+    ours = {"SIGNALEMENT_DATA_DIR": str(data), "SIGNALEMENT_SMTP": "false", "SIGNALEMENT_LOG_LEVEL": "warning"}
+    return env | ours | ({"SIGNALEMENT_MAIL_RELAY": f"127.0.0.1:{relay_port}"} if relay_port else {})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("e2e-data")
     log = data.parent / "serve.log"
     port = free_port()
+    relay = Relay()
+    relay_server = Controller(relay, hostname="127.0.0.1", port=free_port())
+    relay_server.start()
     with log.open("w") as out:
         process = subprocess.Popen(
             [str(BIN), "serve", "--port", str(port)],
-            env=_env(data),
+            env=_env(data, relay_server.port),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its worker process too is stopped with the group
         )
-    running = Server(f"http://127.0.0.1:{port}", data, log)
+    running = Server(f"http://127.0.0.1:{port}", data, log, relay)
     try:
         wait_ready(running.url, 60.0, process)
     except (RuntimeError, TimeoutError) as error:
@@ -82,6 +115,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+    relay_server.stop()
 
 
 @pytest.fixture
@@ -116,13 +150,15 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main thread while it lives,
+# and the suites after this package call asyncio.run.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
     yield chromium

@@ -242,3 +242,30 @@ def test_forms_posted_without_their_csrf_token_are_refused(
 def _forged(body: str) -> str:
     """The multipart body with another value in its csrf field."""
     return re.sub(r'(name="csrf"\r\n\r\n)[^\r]*', r"\1forged-token", body)
+
+
+def test_a_person_signs_up_confirms_the_address_by_mail_and_reports(
+    open_page: Callable[..., Page], server: Any
+) -> None:
+    email = f"newcomer-{id(server)}@example.org"
+    page = open_page()
+    page.goto("/signin")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create the account").click()  # the browser refuses it (minlength)
+    expect(page).to_have_url(re.compile(r"/signup$"))
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Create the account").click()
+    expect(page.get_by_role("heading", name="Check your mailbox")).to_be_visible()
+
+    page.goto(server.relay.link_for(email, "/verify"))  # the worker sent it through the relay
+    expect(page).to_have_url(re.compile(r"/reports$"))  # confirmed, and signed in
+    nav(page).get_by_role("link", name="Report a message").click()
+    mail_form(page).get_by_label("The message as a file (.eml)").set_input_files(
+        {"name": "suspendu.eml", "mimeType": "message/rfc822", "buffer": phishing_eml(7)}
+    )
+    mail_form(page).get_by_role("button", name="Send the report").click()
+    expect(page).to_have_url(REPORT_URL)
+    # The page updates itself (htmx polls the timeline) when the analysis is done: no reload here.
+    expect(page.locator("#timeline")).to_contain_text(ANALYSED, timeout=90_000)

@@ -16,7 +16,11 @@ Translate = Callable[..., str]
 
 @cache
 def catalog(lang: str) -> Mapping[str, str]:
-    return tomllib.loads(files("signalement.ui").joinpath("messages", f"{lang}.toml").read_text(encoding="utf-8"))
+    """The page texts, and the verdict's rules in plain words under `rule.<name>` (messages/rules.<lang>.toml)."""
+    folder = files("signalement.ui").joinpath("messages")
+    texts = tomllib.loads(folder.joinpath(f"{lang}.toml").read_text(encoding="utf-8"))
+    rules = tomllib.loads(folder.joinpath(f"rules.{lang}.toml").read_text(encoding="utf-8"))
+    return texts | {f"rule.{name}": text for name, text in rules.items()}
 
 
 def negotiate(chosen: str | None, accept_language: str | None) -> str:

@@ -416,6 +416,16 @@ _LISTED = (reports.c.id, reports.c.kind, reports.c.status, reports.c.received_at
 
 @router.get("/reports/{report_id}")
 def my_report(request: Request, session: SessionDep, report_id: int) -> Response:
+    return _report_page(request, session, report_id, "report.html")
+
+
+@router.get("/reports/{report_id}/timeline")
+def my_report_timeline(request: Request, session: SessionDep, report_id: int) -> Response:
+    """The timeline alone, which the report's page polls (htmx) while the analysis runs."""
+    return _report_page(request, session, report_id, "_timeline.html")
+
+
+def _report_page(request: Request, session: WebSession | None, report_id: int, template: str) -> Response:
     if session is None:
         return redirect("/signin")
     with read(platform_of(request).engine) as conn:
@@ -426,7 +436,7 @@ def my_report(request: Request, session: SessionDep, report_id: int) -> Response
         ).first()
     if row is None:  # another's report is as absent as one that does not exist
         return page(request, "not_found.html", session, status=404)
-    return page(request, "report.html", session, report=row, events=timeline(row, i18n.translator(_lang(request))))
+    return page(request, template, session, report=row, events=timeline(row, i18n.translator(_lang(request))))
 
 
 @router.get("/report")

@@ -44,7 +44,7 @@ def _verdict(row: Any, t: Translate) -> Event:
     facts: Mapping[str, Any] = row.facts or {}
     category = row.verdict_category or "none"
     rules = [r.get("rule") for r in facts.get("reasons") or [] if isinstance(r, dict)]
-    reasons = tuple(RULES[name].description for name in rules if name in RULES)[:MAX_REASONS]
+    reasons = tuple(t(f"rule.{name}") for name in rules if name in RULES)[:MAX_REASONS]
     brands = [b.get("name") or b.get("brand") for b in facts.get("brands") or [] if b.get("impersonated")]
     detail = t("event.impersonates", brands=", ".join(brands)) if brands else None
     return Event(row.analyzed_at, t(f"verdict.{category}"), detail, reasons)

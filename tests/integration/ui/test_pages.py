@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.testclient import TestClient
 
 from signalement.domain.accounts import Role
 from signalement.platform import Platform
 from signalement.store.accounts import create_user
 from signalement.ui.i18n import catalog
+from signalement.verdict.rules import RULES
 from signalement.web.app import create_app
 from tests.conftest import run_jobs_until_idle
 from tests.integration.smtp.conftest import phishing
@@ -73,9 +73,14 @@ def test_a_reporter_reports_a_message_and_an_sms_and_sees_what_became_of_them(pl
     )
     assert sms.status_code == 303
     assert "Waiting for its analysis" in client.get(report_page).text
+    polled = client.get(f"{report_page}/timeline").text
+    assert 'hx-get="' in polled and "<html" not in polled  # the fragment the page polls while it waits
     run_jobs_until_idle(platform)
+    assert 'hx-get="' not in client.get(f"{report_page}/timeline").text  # analysed: the polling stops
     page = client.get(report_page).text
     assert "Received and stored" in page and "Analysed as" in page
+    french = client.get(report_page, headers={"Accept-Language": "fr"}).text
+    assert "Pourquoi" in french and not any(rule.description in french for rule in RULES.values())  # said in French
     listing = client.get("/reports").text
     assert listing.count('href="/reports/') == 3 and "3 report(s) sent" in listing
 
@@ -113,6 +118,5 @@ def test_forms_without_the_sessions_token_are_refused(platform: Platform) -> Non
     assert client.get("/reports").headers["location"] == "/signin"  # the session is gone on the server
 
 
-@pytest.mark.parametrize("lang", ["fr", "en"])
-def test_the_catalogs_have_the_same_keys(lang: str) -> None:
-    assert set(catalog(lang)) == set(catalog("en")) == set(catalog("fr"))
+def test_the_catalogs_have_the_same_keys() -> None:
+    assert set(catalog("en")) == set(catalog("fr"))

@@ -107,6 +107,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
             ("GET", "/language/{lang}"),
             ("GET", "/reports"),
             ("GET", "/reports/{report_id}"),
+            ("GET", "/reports/{report_id}/timeline"),
             ("GET", "/report"),
             ("POST", "/report"),
             ("POST", "/report/sms"),

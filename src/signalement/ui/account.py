@@ -21,7 +21,7 @@ from signalement.store.erasure import erase_account
 from signalement.store.report_addresses import addresses_of, issue_address, revoke_address
 from signalement.store.tables import reports, users
 from signalement.store.web_sessions import WebSession
-from signalement.ui.pages import SESSION_COOKIE, SessionDep, check_csrf, page, platform_of, redirect
+from signalement.ui.pages import SESSION_COOKIE, FormDep, MeDep, page, platform_of, redirect
 from signalement.web.deps import client_address
 
 router = APIRouter(include_in_schema=False)
@@ -47,20 +47,16 @@ def _account(request: Request, session: WebSession, status: int = 200, **extra: 
 
 
 @router.get("/account")
-def account(request: Request, session: SessionDep) -> Response:
-    return redirect("/signin") if session is None else _account(request, session)
+def account(request: Request, session: MeDep) -> Response:
+    return _account(request, session)
 
 
 @router.post("/account/tokens")
 def new_token(
     request: Request,
-    session: SessionDep,
+    session: FormDep,
     name: Annotated[str, Form(max_length=100)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
     with platform_of(request).engine.begin() as conn:
         if len(tokens_of(conn, session.principal.user_id)) >= MAX_TOKENS:
             return _account(request, session, 409, problem="too_many_tokens")
@@ -70,12 +66,7 @@ def new_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def drop_token(
-    request: Request, session: SessionDep, token_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
-) -> Response:
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
+def drop_token(request: Request, session: FormDep, token_id: int) -> Response:
     with platform_of(request).engine.begin() as conn:
         if revoke_token(conn, session.principal.user_id, token_id):
             _record(conn, request, session, "user.token.revoke", token_id=token_id)
@@ -83,10 +74,7 @@ def drop_token(
 
 
 @router.post("/account/addresses")
-def new_address(request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
+def new_address(request: Request, session: FormDep) -> Response:
     platform = platform_of(request)
     with platform.engine.begin() as conn:
         if len(addresses_of(conn, platform.secret, session.principal.user_id)) >= MAX_ADDRESSES:
@@ -97,12 +85,7 @@ def new_address(request: Request, session: SessionDep, csrf: Annotated[str, Form
 
 
 @router.post("/account/addresses/{address_id}/revoke")
-def drop_address(
-    request: Request, session: SessionDep, address_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
-) -> Response:
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
+def drop_address(request: Request, session: FormDep, address_id: int) -> Response:
     with platform_of(request).engine.begin() as conn:
         if revoke_address(conn, session.principal.user_id, address_id):
             _record(conn, request, session, "user.report_address.revoke", address_id=address_id)
@@ -112,24 +95,18 @@ def drop_address(
 @router.post("/account/ack")
 def set_ack(
     request: Request,
-    session: SessionDep,
+    session: FormDep,
     ack: Annotated[str, Form(max_length=10)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
     with platform_of(request).engine.begin() as conn:
         conn.execute(update(users).where(users.c.id == session.principal.user_id).values(ack_by_mail=ack == "on"))
     return redirect("/account")
 
 
 @router.get("/account/data")
-async def download(request: Request, session: SessionDep) -> Response:
+async def download(request: Request, session: MeDep) -> Response:
     """Everything the platform keeps about the person: the account, its tokens (not their values), report
     addresses, and every report with its analysis and the exact bytes reported (base64)."""
-    if session is None:
-        return redirect("/signin")
     document = await run_in_threadpool(_export, platform_of(request), session.principal.user_id)
     body = json.dumps(document, default=str, ensure_ascii=False, indent=1)
     disposition = f'attachment; filename="signalement-{session.principal.user_id}.json"'
@@ -161,14 +138,10 @@ def _export(platform: Platform, user_id: int) -> dict[str, Any]:
 @router.post("/account/delete")
 async def delete_account(
     request: Request,
-    session: SessionDep,
+    session: FormDep,
     password: Annotated[str, Form(max_length=1024)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Erase the account and its reports, once the password is given again."""
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
     platform = platform_of(request)
     confirmed = await run_in_threadpool(platform.credentials.password, session.principal.email, password)
     if confirmed is None or confirmed.user_id != session.principal.user_id:

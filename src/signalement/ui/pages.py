@@ -70,6 +70,10 @@ async def too_many(request: Request, error: Exception) -> Response:
     return page(request, "too_many.html", None, status=429)
 
 
+async def sign_in_first(request: Request, error: Exception) -> Response:
+    return redirect("/signin")
+
+
 def platform_of(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
@@ -92,6 +96,28 @@ def current_session(request: Request) -> WebSession | None:
 
 SessionDep = Annotated[WebSession | None, Depends(current_session)]
 PendingDep = Annotated[WebSession | None, Depends(any_session)]
+
+
+class SignInRequiredError(Exception):
+    """A page for the signed-in only, asked without a session: sent to the sign-in page."""
+
+
+def signed_in_session(session: SessionDep) -> WebSession:
+    if session is None:
+        raise SignInRequiredError
+    return session
+
+
+def signed_form(session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = "") -> WebSession:
+    """A signed-in person's form: their session, once the form's CSRF token is checked against it."""
+    if session is None:
+        raise SignInRequiredError
+    check_csrf(csrf, session.csrf_token)
+    return session
+
+
+MeDep = Annotated[WebSession, Depends(signed_in_session)]
+FormDep = Annotated[WebSession, Depends(signed_form)]
 
 
 def page(request: Request, name: str, session: WebSession | None, status: int = 200, **context: Any) -> HTMLResponse:
@@ -392,9 +418,7 @@ def language(request: Request, lang: str, next: str = "/") -> RedirectResponse:
 
 
 @router.get("/reports")
-def my_reports(request: Request, session: SessionDep, after: int | None = None) -> Response:
-    if session is None:
-        return redirect("/signin")
+def my_reports(request: Request, session: MeDep, after: int | None = None) -> Response:
     me = session.principal.user_id
     query = (
         select(*_LISTED, reports.c.facts["subject"].label("subject"))
@@ -415,19 +439,17 @@ _LISTED = (reports.c.id, reports.c.kind, reports.c.status, reports.c.received_at
 
 
 @router.get("/reports/{report_id}")
-def my_report(request: Request, session: SessionDep, report_id: int) -> Response:
+def my_report(request: Request, session: MeDep, report_id: int) -> Response:
     return _report_page(request, session, report_id, "report.html")
 
 
 @router.get("/reports/{report_id}/timeline")
-def my_report_timeline(request: Request, session: SessionDep, report_id: int) -> Response:
+def my_report_timeline(request: Request, session: MeDep, report_id: int) -> Response:
     """The timeline alone, which the report's page polls (htmx) while the analysis runs."""
     return _report_page(request, session, report_id, "_timeline.html")
 
 
-def _report_page(request: Request, session: WebSession | None, report_id: int, template: str) -> Response:
-    if session is None:
-        return redirect("/signin")
+def _report_page(request: Request, session: WebSession, report_id: int, template: str) -> Response:
     with read(platform_of(request).engine) as conn:
         row = conn.execute(
             select(reports, campaigns.c.reports.label("campaign_reports"))
@@ -440,23 +462,17 @@ def _report_page(request: Request, session: WebSession | None, report_id: int, t
 
 
 @router.get("/report")
-def report_form(request: Request, session: SessionDep) -> Response:
-    if session is None:
-        return redirect("/signin")
+def report_form(request: Request, session: MeDep) -> Response:
     return page(request, "report_new.html", session)
 
 
 @router.post("/report")
 async def report_message(
     request: Request,
-    session: SessionDep,
-    csrf: Annotated[str, Form(max_length=100)] = "",
+    session: FormDep,
     file: UploadFile | None = None,
     source: Annotated[str, Form(max_length=20_000_000)] = "",
 ) -> Response:
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
     platform = platform_of(request)
     limit = platform.settings.max_message_bytes
     raw = (await file.read(limit + 1)) if file is not None and file.filename else source.encode("utf-8")
@@ -470,15 +486,11 @@ async def report_message(
 @router.post("/report/sms")
 async def report_sms(
     request: Request,
-    session: SessionDep,
+    session: FormDep,
     sender: Annotated[str, Form(max_length=100)] = "",
     text: Annotated[str, Form(max_length=5000)] = "",
     received_at: Annotated[str, Form(max_length=40)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    if session is None:
-        return redirect("/signin")
-    check_csrf(csrf, session.csrf_token)
     try:
         sms = schemas.SmsReportIn(sender=sender, text=text, received_at=received_at or datetime.now().astimezone())
     except ValidationError:

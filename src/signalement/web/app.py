@@ -36,6 +36,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(files("signalement.ui").joinpath("static"))), name="static")
     app.add_exception_handler(pages.CsrfError, pages.csrf_refused)
     app.add_exception_handler(pages.TooManyError, pages.too_many)
+    app.add_exception_handler(pages.SignInRequiredError, pages.sign_in_first)
     app.state.form_limiter = RateLimiter(pages.FORMS_PER_MINUTE)
     document_schemas(app, schemas.BatchRequest)
     app.state.metrics = health.Metrics(platform)

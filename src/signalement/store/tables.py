@@ -135,7 +135,7 @@ reports = Table(
     # Who submitted: "user:<id>" or "anon:<keyed hash of the client address>".
     # With sha256 it makes a resubmission idempotent.
     Column("submitter", String(80), nullable=False),
-    Column("reporter_id", Id, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("reporter_id", Id, ForeignKey("users.id", ondelete="SET NULL")),
     Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False, index=True),
     Column("kind", String(16), nullable=False),
     Column("channel", String(32), nullable=False),
@@ -160,6 +160,8 @@ reports = Table(
     # A feedback report's kind (signalement.mail.arf.FeedbackKind): only "complaint" counts as one.
     Column("feedback", String(16), index=True),
     UniqueConstraint("submitter", "sha256", name="uq_reports_submitter_sha256"),
+    # A reporter's pages: their reports newest first, and what they did (campaigns, verdicts), from the index alone.
+    Index("ix_reports_reporter", "reporter_id", "id", "campaign_id", "verdict_category"),
 )
 
 # Every distinct canonical URL (Safe Browsing canonicalization) seen in reports, found again by its SHA-256.

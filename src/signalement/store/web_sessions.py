@@ -28,6 +28,7 @@ class WebSession:
     csrf_token: str
     pending: str | None = None  # "totp" or "enroll": the pages stay closed until the second factor is done
     enrolling_secret: str | None = None
+    renew_due: bool = False
 
 
 def _digest(token: str) -> bytes:
@@ -56,7 +57,8 @@ def open_session(
 
 
 def session_for(conn: Connection, token: str) -> WebSession | None:
-    """The live session of an enabled user, renewed if due; None for an unknown, ended or expired one."""
+    """The live session of an enabled user; None for an unknown, ended or expired one. Reads only: a page view
+    takes no write lock (on SQLite it would queue behind the intake's commits); `renew` extends it when due."""
     if not token or len(token) > 100:
         return None
     now = utcnow()
@@ -68,13 +70,19 @@ def session_for(conn: Connection, token: str) -> WebSession | None:
     if row is None or row.expires_at <= now:
         return None
     renewed = min(now + timedelta(hours=SESSION_HOURS), row.created_at + timedelta(days=MAX_DAYS))
-    if row.pending is None and renewed - row.expires_at > timedelta(minutes=RENEW_MINUTES):
-        conn.execute(
-            update(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)).values(expires_at=renewed)
-        )
+    due = row.pending is None and renewed - row.expires_at > timedelta(minutes=RENEW_MINUTES)
     role = Role(row.role)
     principal = Principal(row.id, row.email, role, DEFAULT_SCOPES[role])
-    return WebSession(principal, row.csrf_token, row.pending, row.enrolling_secret)
+    return WebSession(principal, row.csrf_token, row.pending, row.enrolling_secret, renew_due=due)
+
+
+def renew(conn: Connection, token: str) -> None:
+    """Extend a session by SESSION_HOURS from now, never past MAX_DAYS from its start."""
+    now = utcnow()
+    row = conn.execute(select(web_sessions.c.created_at).where(web_sessions.c.token_sha256 == _digest(token))).first()
+    if row is not None:
+        until = min(now + timedelta(hours=SESSION_HOURS), row.created_at + timedelta(days=MAX_DAYS))
+        conn.execute(update(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)).values(expires_at=until))
 
 
 _USER = (users.c.id, users.c.email, users.c.role)

@@ -35,7 +35,7 @@ from signalement.store.links import Purpose, user_of
 from signalement.store.second_factor import check, enable, has_second_factor, new_secret, provisioning_uri, qr_svg
 from signalement.store.sql import utcnow
 from signalement.store.tables import campaigns, reports, users, web_sessions
-from signalement.store.web_sessions import WebSession, close_session, open_session, session_for
+from signalement.store.web_sessions import WebSession, close_session, open_session, renew, session_for
 from signalement.ui import i18n
 from signalement.ui.account_mail import ACCOUNT_MAIL_TASK
 from signalement.ui.timeline import impact, timeline
@@ -84,8 +84,12 @@ def any_session(request: Request) -> WebSession | None:
     if not token:
         return None
     platform = platform_of(request)
-    with platform.engine.begin() as conn:  # a write only when the session is renewed
-        return session_for(conn, token)
+    with read(platform.engine) as conn:
+        session = session_for(conn, token)
+    if session is not None and session.renew_due:
+        with platform.engine.begin() as conn:
+            renew(conn, token)
+    return session
 
 
 def current_session(request: Request) -> WebSession | None:

@@ -69,6 +69,13 @@ def test_main_pages_have_no_serious_accessibility_violation(
     page.goto("/reports/999999")
     audit.check(page, "not found")
 
+    page.goto("/account")
+    screenshot(page, f"account-{lang}")
+    audit.check(page, "my account")
+    page.locator("form[action='/account/second-factor/start'] button").click()
+    expect(page.locator("#totp-key")).to_be_visible()
+    audit.check(page, "second factor set-up")
+
     page.set_viewport_size(PHONE)
     page.goto("/reports")
     if lang == "en":

@@ -95,6 +95,20 @@ _SESSION = (
 )
 
 
+def set_enrolling(conn: Connection, token: str, secret: str | None) -> None:
+    """Keep (or drop) the second-factor key being set up with this session, until a code confirms it."""
+    conn.execute(
+        update(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)).values(enrolling_secret=secret)
+    )
+
+
+def close_others(conn: Connection, user_id: int, token: str) -> None:
+    """End every session of the user but this one (after a change of password)."""
+    conn.execute(
+        delete(web_sessions).where(web_sessions.c.user_id == user_id, web_sessions.c.token_sha256 != _digest(token))
+    )
+
+
 def close_session(conn: Connection, token: str) -> None:
     conn.execute(delete(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)))
 

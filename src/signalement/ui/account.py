@@ -15,13 +15,23 @@ from starlette.concurrency import run_in_threadpool
 
 from signalement.platform import Platform
 from signalement.store import audit
-from signalement.store.accounts import issue_token, revoke_token, tokens_of
+from signalement.store.accounts import hash_password, issue_token, revoke_token, tokens_of
 from signalement.store.db import read
 from signalement.store.erasure import erase_account
 from signalement.store.report_addresses import addresses_of, issue_address, revoke_address
+from signalement.store.second_factor import enable, has_second_factor, new_secret
 from signalement.store.tables import reports, users
-from signalement.store.web_sessions import WebSession
-from signalement.ui.pages import SESSION_COOKIE, FormDep, MeDep, page, platform_of, redirect
+from signalement.store.web_sessions import WebSession, close_others, set_enrolling
+from signalement.ui.pages import (
+    MIN_PASSWORD,
+    SESSION_COOKIE,
+    FormDep,
+    MeDep,
+    enroll_page,
+    page,
+    platform_of,
+    redirect,
+)
 from signalement.web.deps import client_address
 
 router = APIRouter(include_in_schema=False)
@@ -41,9 +51,12 @@ def _account(request: Request, session: WebSession, status: int = 200, **extra: 
         tokens = tokens_of(conn, me)
         addresses = addresses_of(conn, platform.secret, me)
         ack = bool(conn.execute(select(users.c.ack_by_mail).where(users.c.id == me)).scalar())
+        second = has_second_factor(conn, me)
     domain = platform.settings.smtp_domains[0] if platform.settings.smtp_domains else "localhost"
     shown = [(a.id, f"report+{a.secret}@{domain}") for a in addresses]
-    return page(request, "account.html", session, status, tokens=tokens, addresses=shown, ack=ack, **extra)
+    return page(
+        request, "account.html", session, status, tokens=tokens, addresses=shown, ack=ack, second=second, **extra
+    )
 
 
 @router.get("/account")
@@ -100,6 +113,56 @@ def set_ack(
 ) -> Response:
     with platform_of(request).engine.begin() as conn:
         conn.execute(update(users).where(users.c.id == session.principal.user_id).values(ack_by_mail=ack == "on"))
+    return redirect("/account")
+
+
+@router.post("/account/password")
+async def change_password(
+    request: Request,
+    session: FormDep,
+    current: Annotated[str, Form(max_length=1024)] = "",
+    new: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """A new password, once the current one is given; every other session of the account ends."""
+    platform = platform_of(request)
+    confirmed = await run_in_threadpool(platform.credentials.password, session.principal.email, current)
+    if confirmed is None or confirmed.user_id != session.principal.user_id:
+        return _account(request, session, 401, problem="password")
+    if len(new) < MIN_PASSWORD:
+        return _account(request, session, 422, problem="new_password")
+    with platform.engine.begin() as conn:
+        conn.execute(
+            update(users).where(users.c.id == session.principal.user_id).values(password_hash=hash_password(new))
+        )
+        close_others(conn, session.principal.user_id, request.cookies.get(SESSION_COOKIE, ""))
+        _record(conn, request, session, "user.password")
+    return _account(request, session, changed=True)
+
+
+@router.post("/account/second-factor/start")
+def second_factor_start(request: Request, session: FormDep) -> Response:
+    with platform_of(request).engine.begin() as conn:
+        set_enrolling(conn, request.cookies.get(SESSION_COOKIE, ""), new_secret())
+    return redirect("/account/second-factor")
+
+
+@router.get("/account/second-factor")
+def second_factor_form(request: Request, session: MeDep) -> Response:
+    if not session.enrolling_secret:
+        return redirect("/account")
+    return enroll_page(request, session, session, action="/account/second-factor")
+
+
+@router.post("/account/second-factor")
+def second_factor(request: Request, session: FormDep, code: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """Turn the second factor on with the key being set up, once its first code proves the app has it."""
+    if not session.enrolling_secret:
+        return redirect("/account")
+    with platform_of(request).engine.begin() as conn:
+        if not enable(conn, session.principal.user_id, session.enrolling_secret, code):
+            return enroll_page(request, session, session, 401, action="/account/second-factor", failed=True)
+        set_enrolling(conn, request.cookies.get(SESSION_COOKIE, ""), None)
+        _record(conn, request, session, "user.second_factor")
     return redirect("/account")
 
 

@@ -258,11 +258,18 @@ def enroll_form(request: Request, pending: PendingDep) -> Response:
 
 
 def _enroll_page(request: Request, pending: WebSession, status: int = 200, **extra: Any) -> Response:
-    secret = pending.enrolling_secret or ""
-    uri = provisioning_uri(secret, pending.principal.email)
+    return enroll_page(request, pending, None, status, **extra)
+
+
+def enroll_page(
+    request: Request, with_key: WebSession, shown_as: WebSession | None, status: int = 200, **extra: Any
+) -> Response:
+    """The key being set up (its QR code and its text) and the form that confirms it with a first code."""
+    secret = with_key.enrolling_secret or ""
+    uri = provisioning_uri(secret, with_key.principal.email)
     spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-    context = {"form_token": pending.csrf_token, "secret": spaced, "qr": qr_svg(uri)}
-    return page(request, "enroll.html", None, status, **context, **extra)
+    context = {"form_token": with_key.csrf_token, "secret": spaced, "qr": qr_svg(uri)}
+    return page(request, "enroll.html", shown_as, status, **context, **extra)
 
 
 @router.post("/signin/enroll")

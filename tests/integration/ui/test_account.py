@@ -8,6 +8,7 @@ import base64
 import re
 
 import httpx
+import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -87,3 +88,35 @@ def test_erasing_an_account_deletes_its_reports_and_keeps_what_others_share(plat
     assert not any(platform.blobs.exists(sha) for sha in reported - left)  # jo's own are gone from the disk
     (erase,) = [a for a in actions if a.action == "user.erase"]
     assert erase.actor.startswith("user:") and "@" not in erase.actor
+
+
+def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(platform: Platform) -> None:
+    person(platform, "lea@example.org")
+    here, elsewhere = signed_in(platform, "lea@example.org"), signed_in(platform, "lea@example.org")
+    assert post(here, "/account/password", current="wrong", new="a new long passphrase").status_code == 401
+    assert post(here, "/account/password", current=PASSWORD, new="short").status_code == 422
+    changed = post(here, "/account/password", current=PASSWORD, new="a new long passphrase")
+    assert changed.status_code == 200 and "other sessions are signed out" in changed.text
+    assert here.get("/reports").status_code == 200  # this session stays
+    assert elsewhere.get("/reports").headers["location"] == "/signin"  # the other one is gone
+
+
+def test_a_reporter_turns_a_second_factor_on(platform: Platform) -> None:
+    person(platform, "max@example.org")
+    client = signed_in(platform, "max@example.org")
+    assert "Set up a second factor" in client.get("/account").text
+    assert post(client, "/account/second-factor/start").headers["location"] == "/account/second-factor"
+    form = client.get("/account/second-factor").text
+    key = re.search(r'<code id="totp-key">([A-Z2-7 ]+)</code>', form)
+    assert key
+    totp = pyotp.TOTP(key.group(1).replace(" ", ""))
+    token = csrf_of(form)
+    assert client.post("/account/second-factor", data={"code": "000000", "csrf": token}).status_code == 401
+    assert client.post("/account/second-factor", data={"code": totp.now(), "csrf": token}).status_code == 303
+    assert "A second factor protects this account" in client.get("/account").text
+    client.post("/signout", data={"csrf": csrf_of(client.get("/account").text)})
+    reply = client.post(
+        "/signin",
+        data={"email": "max@example.org", "password": PASSWORD, "csrf": csrf_of(client.get("/signin").text)},
+    )
+    assert reply.headers["location"] == "/signin/code"  # from now on, a code at each sign-in

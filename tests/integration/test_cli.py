@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -103,3 +104,14 @@ def _wait_status(url: str, token: str, status: str) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"report never reached {status}")
+
+
+def test_serve_says_clearly_when_the_smtp_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = env_for(tmp_path, SIGNALEMENT_SMTP_PORT=str(port), SIGNALEMENT_PORT=str(free_port()))
+        done = subprocess.run([str(BIN), "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "SIGNALEMENT_SMTP=false" in done.stderr

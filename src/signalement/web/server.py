@@ -54,6 +54,17 @@ class WorkerSupervisor:
                 self.process.kill()
 
 
+def _start_smtp(mail: SmtpServer, settings: Settings) -> None:
+    try:
+        mail.start()
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        raise SystemExit(
+            f"the SMTP server cannot listen on {settings.smtp_host}:{settings.smtp_port} ({error.strerror}): "
+            "set SIGNALEMENT_SMTP_PORT, or SIGNALEMENT_SMTP=false to run without it"
+        ) from None
+    log.info("SMTP listening on %s:%s", settings.smtp_host, settings.smtp_port)
+
+
 def run_server(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     supervisor = WorkerSupervisor(settings) if settings.worker else None
@@ -61,10 +72,9 @@ def run_server(settings: Settings) -> None:
         supervisor.start()
     platform = Platform(settings)
     mail = SmtpServer(platform) if settings.smtp else None
-    if mail:
-        mail.start()
-        log.info("SMTP listening on %s:%s", settings.smtp_host, settings.smtp_port)
     try:
+        if mail:
+            _start_smtp(mail, settings)
         uvicorn.run(
             create_app(platform),
             host=settings.host,
@@ -74,7 +84,7 @@ def run_server(settings: Settings) -> None:
             proxy_headers=False,
         )
     finally:
-        if mail:
+        if mail and mail.server is not None:
             mail.stop()
         if supervisor:
             supervisor.stop()

@@ -32,6 +32,12 @@ class Recipient:
     category: ReportedCategory | None = None
 
 
+def reporter_address(secret: str, domains: Iterable[str]) -> str:
+    """A reporter's secret address as they are shown it: at the first configured domain."""
+    first = next(iter(domains), "localhost")
+    return f"{REPORTER_PREFIX}{secret}@{first}"
+
+
 @dataclass(frozen=True)
 class Addresses:
     domains: frozenset[str]

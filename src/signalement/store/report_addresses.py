@@ -10,12 +10,17 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from signalement.store.sql import utcnow
 from signalement.store.tables import report_addresses, users
 
 SECRET_LENGTH = 20  # base32 characters: 100 bits
+MAX_LIVE = 5  # addresses a reporter holds at once: enough for each mail client, few to watch for leaks
+
+
+class TooManyAddressesError(Exception):
+    """The reporter already holds MAX_LIVE addresses: one must be revoked first."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,12 @@ def _digest(secret: str) -> bytes:
 
 
 def issue_address(conn: Connection, server_secret: bytes, user_id: int) -> ReportAddress:
+    """A new address for the reporter; raises TooManyAddressesError when they hold MAX_LIVE already."""
+    live = conn.execute(
+        select(func.count()).where(report_addresses.c.user_id == user_id, report_addresses.c.revoked_at.is_(None))
+    ).scalar_one()
+    if live >= MAX_LIVE:
+        raise TooManyAddressesError
     nonce = secrets.token_hex(16)
     secret = secret_of(server_secret, nonce)
     row = {"user_id": user_id, "nonce": nonce, "secret_sha256": _digest(secret), "created_at": utcnow()}

@@ -14,14 +14,15 @@ from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from signalement.platform import Platform
+from signalement.smtp.addresses import reporter_address
 from signalement.store import audit
 from signalement.store.accounts import hash_password, issue_token, revoke_token, tokens_of
 from signalement.store.db import read
 from signalement.store.erasure import erase_account
-from signalement.store.report_addresses import addresses_of, issue_address, revoke_address
+from signalement.store.report_addresses import TooManyAddressesError, addresses_of, issue_address, revoke_address
 from signalement.store.second_factor import enable, has_second_factor, new_secret
 from signalement.store.tables import reports, users
-from signalement.store.web_sessions import WebSession, close_others, set_enrolling
+from signalement.store.web_sessions import WebSession, close_sessions, set_enrolling
 from signalement.ui.pages import (
     MIN_PASSWORD,
     SESSION_COOKIE,
@@ -36,7 +37,6 @@ from signalement.web.deps import client_address
 
 router = APIRouter(include_in_schema=False)
 MAX_TOKENS = 10
-MAX_ADDRESSES = 5
 
 
 def _record(conn: Any, request: Request, session: WebSession, action: str, **detail: Any) -> None:
@@ -52,8 +52,7 @@ def _account(request: Request, session: WebSession, status: int = 200, **extra: 
         addresses = addresses_of(conn, platform.secret, me)
         ack = bool(conn.execute(select(users.c.ack_by_mail).where(users.c.id == me)).scalar())
         second = has_second_factor(conn, me)
-    domain = platform.settings.smtp_domains[0] if platform.settings.smtp_domains else "localhost"
-    shown = [(a.id, f"report+{a.secret}@{domain}") for a in addresses]
+    shown = [(a.id, reporter_address(a.secret, platform.settings.smtp_domains)) for a in addresses]
     return page(
         request, "account.html", session, status, tokens=tokens, addresses=shown, ack=ack, second=second, **extra
     )
@@ -90,9 +89,10 @@ def drop_token(request: Request, session: FormDep, token_id: int) -> Response:
 def new_address(request: Request, session: FormDep) -> Response:
     platform = platform_of(request)
     with platform.engine.begin() as conn:
-        if len(addresses_of(conn, platform.secret, session.principal.user_id)) >= MAX_ADDRESSES:
+        try:
+            found = issue_address(conn, platform.secret, session.principal.user_id)
+        except TooManyAddressesError:
             return _account(request, session, 409, problem="too_many_addresses")
-        found = issue_address(conn, platform.secret, session.principal.user_id)
         _record(conn, request, session, "user.report_address.issue", address_id=found.id)
     return redirect("/account")
 
@@ -134,7 +134,7 @@ async def change_password(
         conn.execute(
             update(users).where(users.c.id == session.principal.user_id).values(password_hash=hash_password(new))
         )
-        close_others(conn, session.principal.user_id, request.cookies.get(SESSION_COOKIE, ""))
+        close_sessions(conn, session.principal.user_id, keep=request.cookies.get(SESSION_COOKIE, ""))
         _record(conn, request, session, "user.password")
     return _account(request, session, changed=True)
 

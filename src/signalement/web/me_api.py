@@ -16,10 +16,18 @@ from starlette.concurrency import run_in_threadpool
 from signalement.domain.accounts import Scope
 from signalement.mail.domains import normalize_host
 from signalement.platform import Platform
+from signalement.smtp.addresses import reporter_address
 from signalement.store import audit
 from signalement.store.accounts import Principal
 from signalement.store.db import read
-from signalement.store.report_addresses import ReportAddress, addresses_of, issue_address, revoke_address
+from signalement.store.report_addresses import (
+    MAX_LIVE,
+    ReportAddress,
+    TooManyAddressesError,
+    addresses_of,
+    issue_address,
+    revoke_address,
+)
 from signalement.store.tables import users
 from signalement.web.auth import require
 from signalement.web.deps import IdPath, PlatformDep, PrincipalDep, client_address
@@ -87,8 +95,6 @@ def _save(platform: Platform, me: Principal, hosts: list[str], client: str) -> N
 
 # -- reporting by mail -------------------------------------------------------------------------------------------
 
-MAX_REPORT_ADDRESSES = 5
-
 
 class ReportAddressOut(BaseModel):
     id: int
@@ -105,8 +111,7 @@ class AckByMail(BaseModel):
 
 
 def _address(platform: Platform, found: ReportAddress) -> ReportAddressOut:
-    domains = platform.settings.smtp_domains
-    return ReportAddressOut(id=found.id, address=f"report+{found.secret}@{domains[0] if domains else 'localhost'}")
+    return ReportAddressOut(id=found.id, address=reporter_address(found.secret, platform.settings.smtp_domains))
 
 
 @router.get("/me/report-by-mail", response_model=ReportByMail, summary="Your secret report addresses")
@@ -130,9 +135,10 @@ async def post_report_address(request: Request, platform: PlatformDep, principal
 
 def _issue(platform: Platform, me: Principal, client: str) -> ReportAddress:
     with platform.engine.begin() as conn:
-        if len(addresses_of(conn, platform.secret, me.user_id)) >= MAX_REPORT_ADDRESSES:
-            raise ApiError(409, "too_many_addresses", f"at most {MAX_REPORT_ADDRESSES}: revoke one first")
-        found = issue_address(conn, platform.secret, me.user_id)
+        try:
+            found = issue_address(conn, platform.secret, me.user_id)
+        except TooManyAddressesError:
+            raise ApiError(409, "too_many_addresses", f"at most {MAX_LIVE}: revoke one first") from None
         audit.record(conn, actor=me.email, action="user.report_address.issue", target=f"user:{me.user_id}",
                      client=client, detail={"address_id": found.id})  # fmt: skip
     return found

@@ -102,11 +102,10 @@ def set_enrolling(conn: Connection, token: str, secret: str | None) -> None:
     )
 
 
-def close_others(conn: Connection, user_id: int, token: str) -> None:
-    """End every session of the user but this one (after a change of password)."""
-    conn.execute(
-        delete(web_sessions).where(web_sessions.c.user_id == user_id, web_sessions.c.token_sha256 != _digest(token))
-    )
+def close_sessions(conn: Connection, user_id: int, *, keep: str | None = None) -> None:
+    """End every session of the user (after a new password), but the one whose token is `keep`."""
+    ended = delete(web_sessions).where(web_sessions.c.user_id == user_id)
+    conn.execute(ended if keep is None else ended.where(web_sessions.c.token_sha256 != _digest(keep)))
 
 
 def close_session(conn: Connection, token: str) -> None:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from signalement.domain.accounts import Role
@@ -34,8 +34,15 @@ from signalement.store.db import read
 from signalement.store.links import Purpose, user_of
 from signalement.store.second_factor import check, enable, has_second_factor, new_secret, provisioning_uri, qr_svg
 from signalement.store.sql import utcnow
-from signalement.store.tables import campaigns, reports, users, web_sessions
-from signalement.store.web_sessions import WebSession, close_session, open_session, renew, session_for
+from signalement.store.tables import campaigns, reports, users
+from signalement.store.web_sessions import (
+    WebSession,
+    close_session,
+    close_sessions,
+    open_session,
+    renew,
+    session_for,
+)
 from signalement.ui import i18n
 from signalement.ui.account_mail import ACCOUNT_MAIL_TASK
 from signalement.ui.timeline import impact, timeline
@@ -112,15 +119,15 @@ def signed_in_session(session: SessionDep) -> WebSession:
     return session
 
 
-def signed_form(session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = "") -> WebSession:
+MeDep = Annotated[WebSession, Depends(signed_in_session)]
+
+
+def signed_form(session: MeDep, csrf: Annotated[str, Form(max_length=100)] = "") -> WebSession:
     """A signed-in person's form: their session, once the form's CSRF token is checked against it."""
-    if session is None:
-        raise SignInRequiredError
     check_csrf(csrf, session.csrf_token)
     return session
 
 
-MeDep = Annotated[WebSession, Depends(signed_in_session)]
 FormDep = Annotated[WebSession, Depends(signed_form)]
 
 
@@ -254,11 +261,7 @@ def code(
 def enroll_form(request: Request, pending: PendingDep) -> Response:
     if pending is None or pending.pending != "enroll" or not pending.enrolling_secret:
         return redirect("/signin")
-    return _enroll_page(request, pending)
-
-
-def _enroll_page(request: Request, pending: WebSession, status: int = 200, **extra: Any) -> Response:
-    return enroll_page(request, pending, None, status, **extra)
+    return enroll_page(request, pending, None)
 
 
 def enroll_page(
@@ -286,7 +289,7 @@ def enroll(
     with platform_of(request).engine.begin() as conn:
         good = enable(conn, pending.principal.user_id, pending.enrolling_secret, code)
     if not good:
-        return _enroll_page(request, pending, 401, failed=True)
+        return enroll_page(request, pending, None, 401, failed=True)
     return _second_factor_done(request, pending)
 
 
@@ -396,7 +399,7 @@ async def reset(
         user_id = user_of(conn, platform.secret, Purpose.RESET, token)
         if user_id is not None:
             conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hash_password(password)))
-            conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))  # signed out everywhere
+            close_sessions(conn, user_id)  # signed out everywhere
     if user_id is None:
         return page(request, "link_invalid.html", None, status=400)
     return redirect("/signin")

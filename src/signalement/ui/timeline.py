@@ -12,9 +12,9 @@ from sqlalchemy import Connection, distinct, func, select
 
 from signalement.store.tables import campaigns, reports
 from signalement.ui.i18n import Translate
+from signalement.verdict.chain import HARMFUL
 from signalement.verdict.rules import RULES
 
-HARMFUL = ("phishing", "malware", "scam")
 MAX_REASONS = 8
 
 

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from signalement.verdict import domain_lists
+from signalement.verdict import chain, domain_lists
 from signalement.verdict.brands import registry
 
 BANDS = 32
@@ -49,7 +49,7 @@ BAND_THRESHOLD = 6
 EXEMPLAR_BELOW = 16
 MIN_SHINGLES = 5  # a text of fewer distinct word 3-grams ("Cliquez ici : <url>") would gather unrelated senders
 MAX_DOMAIN_KEYS = 8
-HARMFUL = frozenset({"phishing", "malware", "scam"})
+HARMFUL = frozenset(chain.HARMFUL)
 NO_DOMAIN_KEYS = frozenset({"spam", "legitimate"})
 BAND_PREFIX = "b"
 DOMAIN_PREFIX = "d:"

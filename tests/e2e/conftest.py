@@ -18,19 +18,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import SMTP, default
+from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 from benchmarks.ingest import wait_ready
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, ViewportSize, sync_playwright
 
 from tests.pg import free_port
+from tests.relay import Relay
 
 BIN = Path(sys.executable).parent / "signalement"
 ROOT = Path(__file__).parents[2]
@@ -44,31 +42,6 @@ ANALYSED = re.compile(r"Analysed as|Analysé comme")  # the timeline's verdict e
 _people = itertools.count(1)
 
 
-class Relay:
-    """The mail relay the server's own mail goes to (a real SMTP conversation, aiosmtpd on loopback)."""
-
-    def __init__(self) -> None:
-        self.mails: list[bytes] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
-        self.mails.append(envelope.original_content or b"")
-        return "250 OK"
-
-    def link_for(self, address: str, path: str, timeout: float = 60.0) -> str:
-        """The link in the newest mail to `address` (the worker sends it), waited for."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for raw in reversed(self.mails):
-                message = message_from_bytes(raw, policy=default)
-                if message["To"] == address:
-                    body = message.get_body(("plain",))
-                    found = re.search(rf"https?://\S+{re.escape(path)}\?token=\S+", body.get_content() if body else "")
-                    if found:
-                        return found.group(0)
-            time.sleep(0.2)
-        raise AssertionError(f"no mail with a {path} link reached {address}")
-
-
 @dataclass
 class Server:
     url: str
@@ -80,10 +53,10 @@ class Server:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def _env(data: Path, relay_port: int = 0) -> dict[str, str]:
+def _env(data: Path, relay: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALEMENT_")}
     ours = {"SIGNALEMENT_DATA_DIR": str(data), "SIGNALEMENT_SMTP": "false", "SIGNALEMENT_LOG_LEVEL": "warning"}
-    return env | ours | ({"SIGNALEMENT_MAIL_RELAY": f"127.0.0.1:{relay_port}"} if relay_port else {})
+    return env | ours | ({"SIGNALEMENT_MAIL_RELAY": relay} if relay else {})
 
 
 @pytest.fixture(scope="package")
@@ -91,13 +64,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("e2e-data")
     log = data.parent / "serve.log"
     port = free_port()
-    relay = Relay()
-    relay_server = Controller(relay, hostname="127.0.0.1", port=free_port())
-    relay_server.start()
+    relay = Relay().start()
     with log.open("w") as out:
         process = subprocess.Popen(
             [str(BIN), "serve", "--port", str(port)],
-            env=_env(data, relay_server.port),
+            env=_env(data, relay.address),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its worker process too is stopped with the group
@@ -115,7 +86,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-    relay_server.stop()
+    relay.stop()
 
 
 @pytest.fixture

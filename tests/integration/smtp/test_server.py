@@ -13,8 +13,6 @@ from pathlib import Path
 
 import dkim
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 from sqlalchemy import select, update
 
 from signalement.settings import Settings
@@ -23,7 +21,7 @@ from signalement.store.tables import users as user_table
 from tests.conftest import Users, run_jobs_until_idle
 from tests.dnsserver import LoopbackDNS
 from tests.integration.smtp.conftest import DOMAIN, FEED, MailServer, forward_as_attachments, phishing, start
-from tests.pg import free_port
+from tests.relay import Relay
 
 
 def test_a_forward_with_attached_messages_becomes_one_report_each(mail_server: MailServer) -> None:
@@ -200,22 +198,9 @@ def test_pipelined_commands_get_their_answers_in_order(mail_server: MailServer) 
     assert len(mail_server.reports()) == 1
 
 
-class Sink:
-    """A relay that keeps what it is given: where the platform's own mail goes in these tests."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
-        self.received.append(envelope.original_content or b"")
-        return "250 OK"
-
-
 def test_known_reporters_who_asked_get_an_acknowledgement_and_it_never_loops(settings: Settings, users: Users) -> None:
-    sink = Sink()
-    relay = Controller(sink, hostname="127.0.0.1", port=free_port())
-    relay.start()
-    platform, server, port = start(settings, mail_relay=f"127.0.0.1:{relay.port}")
+    relay = Relay().start()
+    platform, server, port = start(settings, mail_relay=relay.address)
     try:
         mail = MailServer(platform, port)
         user_id, _ = users.create()
@@ -228,7 +213,7 @@ def test_known_reporters_who_asked_get_an_acknowledgement_and_it_never_loops(set
         mail.send(phishing(3).replace(b"Subject:", b"Auto-Submitted: auto-replied\r\nSubject:", 1), to=to)
         mail.send(phishing(4), to=to, sender="")  # a null sender: a bounce
         run_jobs_until_idle(platform)
-        (ack,) = sink.received
+        (ack,) = relay.mails
         first = mail.reports()[0]
         assert f"/api/v1/reports/{first.id}".encode() in ack and b"Auto-Submitted: auto-replied" in ack
         with platform.engine.connect() as conn:

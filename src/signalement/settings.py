@@ -26,6 +26,45 @@ class FeedSource(BaseModel):
     dkim_domain: str = Field(default="", description="The domain that signs its reports.")
 
 
+class TrapSource(BaseModel):
+    """A spam-trap feed: addresses no person uses, so every message they receive is unsolicited by construction.
+    Its hits come to `trap+<secret>@` (forwarded or redirected by the trap's operator) or straight to one of its
+    `domains`, whose MX is this server: every address there is a trap."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    secret: str = Field(
+        default="", max_length=64, pattern=r"^([A-Za-z0-9]{16,64})?$", description="Its intake address: trap+<secret>@."
+    )
+    domains: list[str] = Field(default_factory=list, description="Trap domains whose every address is a trap.")
+
+
+class ImapSource(BaseModel):
+    """A mailbox whose folders the IMAP poller watches: each new message there is a report."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = Field(default="tls", description="none: only on loopback.")
+    ca_file: Path | None = Field(default=None, description="PEM certificates to trust instead of the system's.")
+    username: str
+    password: str = Field(default="", repr=False)
+    password_file: Path | None = Field(default=None, description="Read the password from this file instead.")
+    folders: list[str] = Field(default=["INBOX"])
+    kind: Literal["reports", "feedback", "trap"] = Field(
+        default="reports",
+        description="reports: forwarded or moved spam, credited to `reporter`; feedback: a mailbox provider's "
+        "complaints (ARF), like a feedback loop's address; trap: a spam trap's mailbox.",
+    )
+    reporter: str = Field(default="", description="E-mail of the user the reports are credited to (the owner).")
+    after: Literal["move", "flag", "delete"] = Field(default="move", description="What to do with a taken message.")
+    move_to: str = Field(default="Reported", description="The folder taken messages move to (after = move).")
+    idle: bool = Field(default=True, description="Wait with IDLE when the server offers it, else poll.")
+    poll_seconds: float = Field(default=60.0, gt=0)
+
+    def secret(self) -> str:
+        return self.password_file.read_text().strip() if self.password_file else self.password
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNALEMENT_", extra="ignore")
 
@@ -66,6 +105,8 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field(default="", description="Sender of the platform's mail; default noreply@ the first domain.")
     feeds: list[FeedSource] = Field(default_factory=list, description="Mailbox providers' feedback loops.")
+    traps: list[TrapSource] = Field(default_factory=list, description="Spam-trap feeds.")
+    imap: list[ImapSource] = Field(default_factory=list, description="Mailboxes the IMAP poller watches.")
     dns_resolver: str = Field(
         default="", description="host:port of the DNS resolver for DKIM keys; default the system's."
     )

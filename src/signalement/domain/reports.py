@@ -46,3 +46,15 @@ class Channel(StrEnum):
     SMS_API = "sms_api"
     SMTP = "smtp"  # a report address or a feedback loop's address
     WEB = "web"  # the web application's forms
+    IMAP = "imap"  # a watched mailbox (signalement.imap)
+    IMPORT = "import"  # `signalement import` of mbox files and folders
+    SMS_CONVERSATION = "sms_conversation"  # a reporter's SMS to the short number: the sender's number, then the text
+
+
+TRAP_WEIGHT = 5.0
+"""How much a spam-trap hit counts in statistics against one person's report: a trap has no person behind it who
+might misjudge a newsletter, so its hits are certain (SpamCop weighs trap hits above reports in the same way)."""
+
+
+def statistical_weight(trap: bool) -> float:
+    return TRAP_WEIGHT if trap else 1.0

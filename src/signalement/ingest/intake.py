@@ -45,6 +45,12 @@ class Submission:
     forwarded: str | None = None  # "attached" or "inline": cut out of a forwarded mail
     feedback: str | None = None  # a feedback report's kind (signalement.mail.arf.FeedbackKind)
     acknowledge: bool = False  # send the reporter an acknowledgement by mail once stored
+    source: str | None = None  # the configured source it came through (a feedback loop, a trap, a mailbox)
+    trap: bool = False  # a spam trap's hit: unsolicited by construction, weighs more, never answered
+
+    def __post_init__(self) -> None:
+        if self.trap and self.acknowledge:
+            raise ValueError("a spam trap's hit is never answered")
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,8 @@ def _report_row(submitter: Submitter, submission: Submission, blob: StoredBlob, 
         "client": submission.client,
         "forwarded": submission.forwarded,
         "feedback": submission.feedback,
+        "source": submission.source,
+        "trap": submission.trap,
         "size": blob.size,
         "received_at": now,
     }

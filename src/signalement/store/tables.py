@@ -159,6 +159,9 @@ reports = Table(
     Column("forwarded", String(16)),
     # A feedback report's kind (signalement.mail.arf.FeedbackKind): only "complaint" counts as one.
     Column("feedback", String(16), index=True),
+    # The configured source it came through (settings: feeds, traps, imap) and whether it is a spam trap's hit.
+    Column("source", String(64), index=True),
+    Column("trap", Boolean, nullable=False, server_default=false(), default=False),
     UniqueConstraint("submitter", "sha256", name="uq_reports_submitter_sha256"),
     # A reporter's pages: their reports newest first, and what they did (campaigns, verdicts), from the index alone.
     Index("ix_reports_reporter", "reporter_id", "id", "campaign_id", "verdict_category"),
@@ -312,4 +315,43 @@ campaign_days = Table(
     Column("day", Date, primary_key=True),
     Column("reports", Integer, nullable=False),
     sqlite_with_rowid=False,
+)
+
+
+# The IMAP poller's place in each watched folder: a message is taken once, across restarts (RFC 3501 UIDs are
+# stable only while UIDVALIDITY is).
+imap_folders = Table(
+    "imap_folders",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("folder", String(255), primary_key=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("last_uid", BigInteger, nullable=False, default=0),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# `signalement import`: how far each file or folder was taken, so an interrupted import resumes where it stopped.
+import_progress = Table(
+    "import_progress",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("submitter", String(80), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("done_messages", BigInteger, nullable=False, default=0),
+    Column("done_offset", BigInteger, nullable=False, default=0),
+    Column("finished_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("submitter", "path", name="uq_import_progress_submitter_path"),
+)
+
+# An SMS conversation with the short number: the sender's number first, then the text. Keyed by a keyed hash of
+# the reporter's phone number, which is never stored.
+sms_conversations = Table(
+    "sms_conversations",
+    metadata,
+    Column("number_hash", String(64), primary_key=True),
+    Column("sender", String(100), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
 )

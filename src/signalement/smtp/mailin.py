@@ -5,12 +5,14 @@
   filter's redirect, a client's "report junk" that resends the original).
 - At a feedback loop's address: each feedback report (ARF) it is or carries, or each X-ARF document; the source is
   the reporter. Anything else a loop sends (a subscription notice) is kept as a plain message.
+- At a spam-trap feed's address: each message it forwards as an attachment, or the mail itself (a redirect); at a
+  trap domain: the mail itself, always (a spam that carries a message is still one hit). Hits are never answered.
 - An ARF report at a report address is a report by whoever sent it, never credited to a feedback loop.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from signalement.domain.reports import Channel, ReportedCategory, ReportKind
 from signalement.ingest.intake import Submission, Submitter
@@ -30,6 +32,8 @@ class Route:
     submitter: Submitter
     category: ReportedCategory | None = None  # what the address says the reporter thinks it is
     feed: str | None = None  # the feedback loop's name, when the mail came to its address
+    trap: str | None = None  # the spam-trap feed's name, when the mail came to its address or its domains
+    direct: bool = False  # a trap domain's mail: the mail itself is the hit, nothing is cut out of it
 
     @property
     def known(self) -> bool:
@@ -43,7 +47,10 @@ class RefusedMailError(ValueError):
 
 def submissions(raw: bytes, route: Route, *, null_sender: bool) -> list[Submission]:
     if route.feed is not None:
-        return _feedback_loop(raw)
+        return [replace(s, source=route.feed) for s in _feedback_loop(raw)]
+    if route.trap is not None:
+        found = [] if route.direct else [f.raw for f in forwarded_messages(raw) if f.how == "attached"]
+        return [_trap_hit(r, route.trap) for r in found or [raw]]
     acknowledge = route.known and not null_sender and not is_auto_submitted(raw)
     found = [] if is_feedback_report(raw) else forwarded_messages(raw)  # a report's original is its evidence
     if not found:
@@ -63,6 +70,10 @@ def _report(raw: bytes, route: Route, forwarded: str | None, acknowledge: bool) 
         feedback=feedback[0].kind if feedback else None,
         acknowledge=acknowledge,
     )
+
+
+def _trap_hit(raw: bytes, trap: str) -> Submission:
+    return Submission(raw=raw, channel=Channel.SMTP, client=CLIENT, source=trap, trap=True)
 
 
 def _feedback_loop(raw: bytes) -> list[Submission]:

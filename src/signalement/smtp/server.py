@@ -40,7 +40,7 @@ from signalement.mail.dkim import passing_domains
 from signalement.mail.domains import registered_domain
 from signalement.mail.facts import is_feedback_report
 from signalement.platform import Platform
-from signalement.settings import FeedSource
+from signalement.settings import FeedSource, TrapSource
 from signalement.smtp.addresses import Addresses, Recipient, RecipientKind
 from signalement.smtp.mailin import CLIENT, RefusedMailError, Route, submissions
 from signalement.smtp.outgoing import is_own_mail
@@ -111,8 +111,10 @@ class ReportHandler:
     def __init__(self, platform: Platform) -> None:
         settings = platform.settings
         self.platform = platform
-        self.addresses = Addresses.of(settings.smtp_domains)
+        self.addresses = Addresses.of(settings.smtp_domains, (d for t in settings.traps for d in t.domains))
         self.feeds: dict[str, FeedSource] = {f.secret.lower(): f for f in settings.feeds}
+        self.traps: dict[str, TrapSource] = {t.secret.lower(): t for t in settings.traps if t.secret}
+        self.trap_domains = {d.lower().rstrip("."): t for t in settings.traps for d in t.domains}
         self.lookup = txt_lookup(settings.dns_resolver)
         self.limiter = RateLimiter(settings.smtp_rate_per_minute)
         self.relays = settings.smtp_relays
@@ -157,6 +159,10 @@ class ReportHandler:
         if recipient.kind is RecipientKind.FEED:
             feed = self.feeds.get(recipient.secret or "")
             return Route(Submitter(f"feed:{feed.name}"), feed=feed.name) if feed else None
+        if recipient.kind in (RecipientKind.TRAP, RecipientKind.TRAP_DOMAIN):
+            direct = recipient.kind is RecipientKind.TRAP_DOMAIN
+            trap = (self.trap_domains if direct else self.traps).get(recipient.secret or "")
+            return Route(Submitter(f"trap:{trap.name}"), trap=trap.name, direct=direct) if trap else None
         if recipient.kind is RecipientKind.REPORTER:
             user_id = await asyncio.get_running_loop().run_in_executor(None, self._owner, recipient.secret or "")
             return Route(Submitter.user(user_id), recipient.category) if user_id is not None else None
@@ -203,7 +209,7 @@ class ReportHandler:
             log.info("dropped the platform's own mail coming back")
             return "250 2.0.0 Dropped: the platform's own mail"
         loop = asyncio.get_running_loop()
-        sources = self._sources(_peer(session)) if route.feed is None else []
+        sources = self._sources(_peer(session)) if route.feed is None and route.trap is None else []
         if sources:
             feed = await loop.run_in_executor(None, self._credited_feed, sources, raw)
             route = Route(Submitter(f"feed:{feed}"), feed=feed) if feed else route

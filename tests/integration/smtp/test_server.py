@@ -231,6 +231,7 @@ def test_mail_to_a_feedback_loop_address_is_the_sources_report(mail_server: Mail
     mail_server.send(phishing(5), to=f"fbl+{FEED.secret}@{DOMAIN}", sender="fbl@mbp.example")
     (report,) = mail_server.reports()
     assert report.submitter == f"feed:{FEED.name}" and report.reporter_id is None
+    assert (report.source, report.trap) == (FEED.name, False)
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         mail_server.send(phishing(6), to=f"fbl+notthesecret000000@{DOMAIN}")
 

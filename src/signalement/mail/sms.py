@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from signalement.mail import fingerprint, phones, urls
@@ -38,6 +39,18 @@ class Sms:
             "fingerprint": self.fingerprint.as_json() if self.fingerprint else None,
             "defects": list(self.defects),
         }
+
+
+def sms_document(sender: str, text: str, received_at: datetime, recipient_number: str | None = None) -> bytes:
+    """The blob of an SMS: the same SMS always gives the same bytes (sorted keys, UTC time, no reporter's words)."""
+    document = {
+        "type": "sms",
+        "sender": sender,
+        "text": text,
+        "received_at": received_at.astimezone(UTC).isoformat(),
+        "recipient_number": recipient_number,
+    }
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def read_sms(raw: bytes, regions: tuple[str, ...] = ("FR",)) -> Sms:

@@ -346,12 +346,15 @@ import_progress = Table(
     UniqueConstraint("submitter", "path", name="uq_import_progress_submitter_path"),
 )
 
-# An SMS conversation with the short number: the sender's number first, then the text. Keyed by a keyed hash of
-# the reporter's phone number, which is never stored.
+# An SMS conversation with the short number: the sender's number and the text, in either order, within an hour.
+# Keyed by a keyed hash of the reporter's phone number (and the gateway), which is never stored.
 sms_conversations = Table(
     "sms_conversations",
     metadata,
     Column("number_hash", String(64), primary_key=True),
-    Column("sender", String(100), nullable=False),
+    Column("gateway_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("sender", String(100)),
+    Column("text", Text),
+    Column("text_received_at", UTCDateTime()),
     Column("started_at", UTCDateTime(), nullable=False),
 )

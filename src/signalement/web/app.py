@@ -38,7 +38,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.add_exception_handler(pages.TooManyError, pages.too_many)
     app.add_exception_handler(pages.SignInRequiredError, pages.sign_in_first)
     app.state.form_limiter = RateLimiter(pages.FORMS_PER_MINUTE)
-    document_schemas(app, schemas.BatchRequest)
+    document_schemas(app, schemas.BatchRequest, schemas.SmsBatchRequest)
     app.state.metrics = health.Metrics(platform)
     app.add_middleware(health.RequestMetrics, metrics=app.state.metrics)
     return app

@@ -27,7 +27,7 @@ from signalement.web import schemas
 from signalement.web.auth import require, require_staff
 from signalement.web.body import FORM_OVERHEAD, form_bytes, form_text, media_type, parse_multipart, read_body
 from signalement.web.deps import MAX_ID, IdPath, IdQuery, LimiterDep, PlatformDep, PrincipalDep, client_address
-from signalement.web.errors import ApiError, not_found
+from signalement.web.errors import ApiError, not_found, validation_problems
 from signalement.web.submit import accept, accept_many, message_submission, parse_category, submitter_for
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -231,10 +231,7 @@ def _decode_item(value: object) -> _Item:
     try:
         item = schemas.BatchItem.model_validate(value)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        return ApiError(422, "invalid_item", problems[:500])
+        return ApiError(422, "invalid_item", validation_problems(exc))
     try:
         raw = base64.b64decode(item.message, validate=True)
     except (binascii.Error, ValueError):
@@ -267,6 +264,8 @@ def list_reports(
     from_domain: Annotated[str | None, Query(max_length=255)] = None,
     verdict_category: VerdictCategory | None = None,
     campaign_id: Annotated[str | None, Query(max_length=16, description="A campaign's public id.")] = None,
+    source: Annotated[str | None, Query(max_length=64, description="A configured source's name.")] = None,
+    trap: Annotated[bool | None, Query(description="Only spam traps' hits (true) or only people's reports.")] = None,
     after: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Cursor: `next_cursor` of the previous page.")
     ] = None,
@@ -284,6 +283,8 @@ def list_reports(
         (reports.c.origin_ip, origin_ip),
         (reports.c.from_domain, from_domain and from_domain.lower()),
         (reports.c.verdict_category, verdict_category),
+        (reports.c.source, source),
+        (reports.c.trap, trap),
     ):
         if value is not None:
             query = query.where(column == value)

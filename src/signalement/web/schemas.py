@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
@@ -49,6 +49,10 @@ class Report(BaseModel):
         default=None,
         description="A feedback report's kind: complaint, not-spam, auth-failure, dmarc-failure or other.",
     )
+    source: str | None = Field(
+        default=None, description="The configured source it came through: a feedback loop, a spam trap, a mailbox."
+    )
+    trap: bool = Field(default=False, description="A spam trap's hit: unsolicited by construction, never answered.")
     verdict: Verdict | None = Field(default=None, description="The analysis's verdict; null until there is one.")
     campaign_id: str | None = Field(
         default=None, description="The public id of the report's campaign (`GET /api/v1/campaigns/{id}`, staff)."
@@ -121,6 +125,35 @@ class SmsReportIn(BaseModel):
     reported_category: ReportedCategory | None = None
     comment: str | None = Field(default=None, max_length=10_000)
     client: str | None = Field(default=None, max_length=200)
+
+
+class SmsBatchItem(SmsReportIn):
+    reporter_ref: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The partner's own opaque id of the person who reported it, so that two people reporting the "
+        "same SMS stay two reports; kept only as a keyed hash.",
+    )
+
+
+class SmsBatchRequest(BaseModel):
+    reports: list[SmsBatchItem] = Field(min_length=1, description="Each item is stored or refused on its own.")
+
+
+class SmsInbound(BaseModel):
+    """One SMS a person sent to the short number, as the SMS gateway received it."""
+
+    from_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32)] = Field(
+        alias="from", description="The reporter's phone number (kept only as a keyed hash)."
+    )
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    language: Literal["fr", "en"] = Field(default="fr", description="The language of the reply.")
+
+
+class SmsInboundReply(BaseModel):
+    reply: str = Field(description="The text for the gateway to send back to the reporter.")
+    state: Literal["waiting_for_text", "waiting_for_sender", "reported"]
+    report_ids: list[int] = Field(description="Reports stored by this message (a text left waiting counts too).")
 
 
 class CampaignBrand(BaseModel):

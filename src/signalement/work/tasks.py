@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from signalement.analysis.job import ANALYZE
+from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIRE
 from signalement.smtp.acknowledge import ACKNOWLEDGE
 from signalement.store.sql import utcnow
 from signalement.store.tables import job_keys
@@ -36,4 +37,4 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 
 def all_tasks() -> dict[str, TaskSpec]:
-    return {spec.name: spec for spec in (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, HOUSEKEEPING)}
+    return {spec.name: spec for spec in (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)}

@@ -70,6 +70,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/reports"): authenticated(202),
     ("POST", "/api/v1/reports:batch"): authenticated(200),
     ("POST", "/api/v1/sms-reports"): authenticated(202),
+    ("POST", "/api/v1/sms-reports:batch"): authenticated(200),
+    ("POST", "/api/v1/sms/inbound"): authenticated(200),
     ("POST", "/api/v1/xarf"): authenticated(202),
     ("POST", "/api/signaler"): authenticated(202),
     ("OPTIONS", "/api/signaler"): authenticated(200),
@@ -238,6 +240,10 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("POST", "/api/v1/sms-reports"): {
             "json": {"sender": "+33600000000", "text": "Colis en attente", "received_at": "2026-11-03T08:15:00Z"}
         },
+        ("POST", "/api/v1/sms-reports:batch"): {
+            "json": {"reports": [{"sender": "38000", "text": "Colis", "received_at": "2026-11-03T08:15:00Z"}]}
+        },
+        ("POST", "/api/v1/sms/inbound"): {"json": {"from": "+33611111111", "text": "+33600000000"}},
         ("POST", "/api/signaler"): {"data": {"dossier": "0", "message": b64(raw)}},
         ("PUT", "/api/v1/me/mail-hosts"): {"json": {"mail_hosts": ["mx.example.net"]}},
         ("PUT", "/api/v1/me/ack-by-mail"): {"json": {"ack_by_mail": True}},

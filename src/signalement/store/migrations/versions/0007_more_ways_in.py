@@ -52,8 +52,14 @@ def upgrade() -> None:
     op.create_table(
         "sms_conversations",
         sa.Column("number_hash", sa.String(length=64), nullable=False),
-        sa.Column("sender", sa.String(length=100), nullable=False),
+        sa.Column("gateway_id", Id, nullable=False),
+        sa.Column("sender", sa.String(length=100), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("text_received_at", When, nullable=True),
         sa.Column("started_at", When, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["gateway_id"], ["users.id"], name=op.f("fk_sms_conversations_gateway_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("number_hash", name=op.f("pk_sms_conversations")),
     )
 

@@ -49,8 +49,8 @@ def submissions(raw: bytes, route: Route, *, null_sender: bool) -> list[Submissi
     if route.feed is not None:
         return [replace(s, source=route.feed) for s in _feedback_loop(raw)]
     if route.trap is not None:
-        found = [] if route.direct else [f.raw for f in forwarded_messages(raw) if f.how == "attached"]
-        return [_trap_hit(r, route.trap) for r in found or [raw]]
+        hits = [] if route.direct else [f.raw for f in forwarded_messages(raw) if f.how == "attached"]
+        return [_trap_hit(r, route.trap) for r in hits or [raw]]
     acknowledge = route.known and not null_sender and not is_auto_submitted(raw)
     found = [] if is_feedback_report(raw) else forwarded_messages(raw)  # a report's original is its evidence
     if not found:

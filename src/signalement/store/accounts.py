@@ -10,11 +10,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from signalement.domain.accounts import DEFAULT_SCOPES, Role, Scope
+from signalement.domain.members import Entitlements
 from signalement.store.sql import utcnow
-from signalement.store.tables import api_tokens, users
+from signalement.store.tables import api_tokens, organizations, users
 
 TOKEN_PREFIX = "sig_"  # noqa: S105 - a public prefix that lets secret scanners spot leaked tokens
 _hasher = PasswordHasher()
@@ -28,10 +29,15 @@ class Principal:
     email: str
     role: Role
     scopes: frozenset[Scope]
+    organization_id: int | None = None  # the member organization it acts for
 
     @property
     def is_staff(self) -> bool:
         return self.role.is_staff
+
+    def sees(self, organization_id: int | None) -> bool:
+        """Whether it may read what belongs to this organization: staff read all, members their own."""
+        return self.is_staff or (organization_id is not None and organization_id == self.organization_id)
 
     def can(self, scope: Scope) -> bool:
         return scope in self.scopes
@@ -77,8 +83,16 @@ def create_user(
     )
 
 
-def issue_token(conn: Connection, user_id: int, *, name: str = "", scopes: Iterable[Scope] | None = None) -> str:
-    """Create a token and return it in clear: the only time it is ever seen."""
+def issue_token(
+    conn: Connection,
+    user_id: int,
+    *,
+    name: str = "",
+    scopes: Iterable[Scope] | None = None,
+    organization_id: int | None = None,
+) -> str:
+    """Create a token and return it in clear: the only time it is ever seen. With `organization_id`, an
+    organization's token: it acts for the organization (its scopes still bounded by its maker's role)."""
     role = Role(conn.execute(select(users.c.role).where(users.c.id == user_id)).scalar_one())
     granted = DEFAULT_SCOPES[role] if scopes is None else frozenset(scopes) & DEFAULT_SCOPES[role]
     token = new_token()
@@ -89,14 +103,17 @@ def issue_token(conn: Connection, user_id: int, *, name: str = "", scopes: Itera
             name=name,
             scopes=sorted(granted),
             created_at=utcnow(),
+            organization_id=organization_id,
         )
     )
     return token
 
 
 def principal_for_token(conn: Connection, token: str) -> Principal | None:
+    """The caller a live token stands for: an organization's token acts for it, whoever made it."""
+    organization = func.coalesce(api_tokens.c.organization_id, users.c.organization_id)
     row = conn.execute(
-        select(users.c.id, users.c.email, users.c.role, api_tokens.c.scopes)
+        select(users.c.id, users.c.email, users.c.role, api_tokens.c.scopes, organization.label("organization_id"))
         .join(users, users.c.id == api_tokens.c.user_id)
         .where(
             api_tokens.c.token_sha256 == token_digest(token),
@@ -106,13 +123,35 @@ def principal_for_token(conn: Connection, token: str) -> Principal | None:
     ).first()
     if row is None:
         return None
-    return Principal(row.id, row.email, Role(row.role), frozenset(Scope(s) for s in row.scopes))
+    return principal(conn, row.id, row.email, Role(row.role), row.organization_id, row.scopes)
+
+
+def principal(
+    conn: Connection,
+    user_id: int,
+    email: str,
+    role: Role,
+    organization_id: int | None,
+    scopes: Iterable[str] | None = None,
+) -> Principal | None:
+    """A caller with the scopes its role allows, bounded by its organization's entitlements; None when that
+    organization is disabled (its people and tokens stop at once)."""
+    granted = DEFAULT_SCOPES[role] if scopes is None else frozenset(Scope(s) for s in scopes) & DEFAULT_SCOPES[role]
+    if organization_id is None:
+        return Principal(user_id, email, role, granted)
+    row = conn.execute(
+        select(organizations.c.entitlements, organizations.c.disabled_at).where(organizations.c.id == organization_id)
+    ).first()
+    if row is None or row.disabled_at is not None:
+        return None
+    bounded = Entitlements.from_json(row.entitlements).bound(granted)
+    return Principal(user_id, email, role, bounded, organization_id)
 
 
 def principal_for_password(conn: Connection, email: str, password: str) -> Principal | None:
     """Check a password (slow by design: ~100 ms). Unknown users cost the same, so timing reveals nothing."""
     row = conn.execute(
-        select(users.c.id, users.c.email, users.c.role, users.c.password_hash).where(
+        select(users.c.id, users.c.email, users.c.role, users.c.password_hash, users.c.organization_id).where(
             users.c.email == email.strip().lower(), users.c.disabled.is_(False), users.c.email_verified_at.is_not(None)
         )
     ).first()
@@ -123,8 +162,7 @@ def principal_for_password(conn: Connection, email: str, password: str) -> Princ
         return None
     if row is None or not row.password_hash:
         return None
-    role = Role(row.role)
-    return Principal(row.id, row.email, role, DEFAULT_SCOPES[role])
+    return principal(conn, row.id, row.email, Role(row.role), row.organization_id)
 
 
 def user_count(conn: Connection) -> int:

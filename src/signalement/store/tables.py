@@ -75,6 +75,8 @@ users = Table(
     # The second factor (TOTP, RFC 6238): the shared key once confirmed, and the last time step used (no replay).
     Column("totp_secret", String(64)),
     Column("totp_last_step", BigInteger),
+    # The member organization this person belongs to (none: a reporter, or the association's staff).
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="RESTRICT"), index=True),
 )
 
 # Signed-in browser sessions of the web application: the cookie holds a random token, the database its SHA-256,
@@ -117,6 +119,8 @@ api_tokens = Table(
     Column("scopes", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
+    # An organization's token (made by one of its admins, for its systems): it acts for the organization.
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), index=True),
 )
 
 blobs = Table(
@@ -357,4 +361,55 @@ sms_conversations = Table(
     Column("text", Text),
     Column("text_received_at", UTCDateTime()),
     Column("started_at", UTCDateTime(), nullable=False),
+)
+
+
+# Member organizations; `entitlements` is signalement.domain.members.Entitlements as JSON, set by staff.
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("entitlements", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),
+)
+
+# Invitations by mail: the link's secret is kept only as SHA-256; it works once, until it expires.
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), index=True),
+    Column("email", String(320), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("token_sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("invited_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("accepted_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+)
+
+# What members claim as theirs (signalement.domain.claims), each proven before any use.
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    # The token a DNS TXT record or a postmaster's link proves (public once in the DNS: not a secret).
+    Column("token", String(64), nullable=False),
+    Column("proof", String(16)),  # how it was proven (dns_txt, postmaster, staff_approval)
+    Column("statement", Text),  # what the member says, shown to the staff who decide
+    Column("evidence", JSON),  # what staff are shown: reverse DNS of sample addresses, the checks made
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("decided_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("decided_at", UTCDateTime()),
+    Column("reason", Text),  # why it was rejected or revoked
+    Index("ix_claims_kind_value", "kind", "value"),
 )

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, delete, select, update
 
-from signalement.domain.accounts import DEFAULT_SCOPES, Role
-from signalement.store.accounts import Principal
+from signalement.domain.accounts import Role
+from signalement.store.accounts import Principal, principal
 from signalement.store.sql import utcnow
 from signalement.store.tables import users, web_sessions
 
@@ -71,9 +71,10 @@ def session_for(conn: Connection, token: str) -> WebSession | None:
         return None
     renewed = min(now + timedelta(hours=SESSION_HOURS), row.created_at + timedelta(days=MAX_DAYS))
     due = row.pending is None and renewed - row.expires_at > timedelta(minutes=RENEW_MINUTES)
-    role = Role(row.role)
-    principal = Principal(row.id, row.email, role, DEFAULT_SCOPES[role])
-    return WebSession(principal, row.csrf_token, row.pending, row.enrolling_secret, renew_due=due)
+    caller = principal(conn, row.id, row.email, Role(row.role), row.organization_id)
+    if caller is None:  # the person's organization was disabled
+        return None
+    return WebSession(caller, row.csrf_token, row.pending, row.enrolling_secret, renew_due=due)
 
 
 def renew(conn: Connection, token: str) -> None:
@@ -85,7 +86,7 @@ def renew(conn: Connection, token: str) -> None:
         conn.execute(update(web_sessions).where(web_sessions.c.token_sha256 == _digest(token)).values(expires_at=until))
 
 
-_USER = (users.c.id, users.c.email, users.c.role)
+_USER = (users.c.id, users.c.email, users.c.role, users.c.organization_id)
 _SESSION = (
     web_sessions.c.csrf_token,
     web_sessions.c.created_at,

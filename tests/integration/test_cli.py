@@ -92,9 +92,15 @@ def test_serve_first_start_creates_an_admin_and_takes_reports(tmp_path: Path) ->
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:  # and the report address answers
             refused = client.sendmail("someone@example.net", ["report@localhost"], next(messages(2, seed=7)))
         assert refused == {}
+        server.send_signal(signal.SIGTERM)  # as a service manager stops it: the worker process stops too
+        assert server.wait(60) == 0
+        group = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(server.pid)], capture_output=True, text=True)
+        alive = [line for line in group.stdout.splitlines() if "<defunct>" not in line]  # a container's init may
+        assert alive == []  # not reap the exited: nothing of the group still runs
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(30)
 
 
 def _wait_status(url: str, token: str, status: str) -> None:

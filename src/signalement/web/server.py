@@ -1,16 +1,21 @@
-"""The embedded server: uvicorn for the API, the SMTP server of the report addresses on its own thread, and a
-worker in a separate process (so that CPU-bound analysis never stalls either), restarted if it dies."""
+"""The embedded server: uvicorn for the API, the SMTP server of the report addresses on its own thread, the IMAP
+pollers (when mailboxes are configured) on theirs, and a worker in a separate process (so that CPU-bound analysis
+never stalls any of them), restarted if it dies."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
+import sys
 import threading
 import time
 from multiprocessing.process import BaseProcess
 
 import uvicorn
 
+from signalement.imap.runner import ImapPollers
+from signalement.imap.sources import ImapConfigError
 from signalement.platform import Platform
 from signalement.settings import Settings
 from signalement.smtp.server import SmtpServer
@@ -65,16 +70,35 @@ def _start_smtp(mail: SmtpServer, settings: Settings) -> None:
     log.info("SMTP listening on %s:%s", settings.smtp_host, settings.smtp_port)
 
 
+def _start_imap(platform: Platform) -> ImapPollers:
+    try:
+        pollers = ImapPollers(platform)
+    except ImapConfigError as error:
+        raise SystemExit(f"the IMAP poller cannot start: {error}") from None
+    pollers.start()
+    return pollers
+
+
+def _exit_on_sigterm() -> None:
+    """uvicorn shuts down on SIGTERM, then raises the signal again under the handler it found. The default handler
+    would end the process there, leaving the worker process behind; this one exits through the `finally` below."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
 def run_server(settings: Settings) -> None:
+    _exit_on_sigterm()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     supervisor = WorkerSupervisor(settings) if settings.worker else None
     if supervisor:
         supervisor.start()
     platform = Platform(settings)
     mail = SmtpServer(platform) if settings.smtp else None
+    pollers: ImapPollers | None = None
     try:
         if mail:
             _start_smtp(mail, settings)
+        if settings.imap:
+            pollers = _start_imap(platform)
         uvicorn.run(
             create_app(platform),
             host=settings.host,
@@ -84,6 +108,8 @@ def run_server(settings: Settings) -> None:
             proxy_headers=False,
         )
     finally:
+        if pollers:
+            pollers.stop()
         if mail and mail.server is not None:
             mail.stop()
         if supervisor:

@@ -48,6 +48,10 @@ class BasicCache:
                 return None
             return hit[1]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def put(self, key: bytes, principal: Principal) -> None:
         if self.ttl <= 0:
             return
@@ -62,6 +66,12 @@ class Credentials:
     engine: Engine
     basic_cache: BasicCache
     token_cache: BasicCache = field(default_factory=lambda: BasicCache(TOKEN_CACHE_SECONDS))
+
+    def forget(self) -> None:
+        """After a change of who may do what (a revoked token, new entitlements, a disabled member or
+        organization): this process looks every caller up again; other processes within TOKEN_CACHE_SECONDS."""
+        self.token_cache.clear()
+        self.basic_cache.clear()
 
     def token(self, token: str) -> Principal | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:

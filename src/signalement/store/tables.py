@@ -384,6 +384,7 @@ invitations = Table(
     Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), index=True),
     Column("email", String(320), nullable=False),
     Column("role", String(32), nullable=False),
+    Column("nonce", String(32), nullable=False),  # the link is a keyed hash of it under the server secret
     Column("token_sha256", LargeBinary(32), nullable=False, unique=True),
     Column("invited_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime(), nullable=False),

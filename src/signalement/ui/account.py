@@ -79,9 +79,11 @@ def new_token(
 
 @router.post("/account/tokens/{token_id}/revoke")
 def drop_token(request: Request, session: FormDep, token_id: int) -> Response:
-    with platform_of(request).engine.begin() as conn:
+    platform = platform_of(request)
+    with platform.engine.begin() as conn:
         if revoke_token(conn, session.principal.user_id, token_id):
             _record(conn, request, session, "user.token.revoke", token_id=token_id)
+    platform.credentials.forget()  # the revoked token stops at its next request
     return redirect("/account")
 
 

@@ -22,7 +22,7 @@ from signalement.platform import Platform
 from signalement.store import audit
 from signalement.store.accounts import Principal
 from signalement.store.db import read
-from signalement.store.tables import campaigns, reports
+from signalement.store.tables import campaigns, reports, users
 from signalement.web import schemas
 from signalement.web.auth import require, require_staff
 from signalement.web.body import FORM_OVERHEAD, form_bytes, form_text, media_type, parse_multipart, read_body
@@ -300,7 +300,14 @@ def list_reports(
 
 
 def _scoped(query: Select[Any], principal: Principal) -> Select[Any]:
-    return query if principal.is_staff else query.where(reports.c.reporter_id == principal.user_id)
+    """Staff read every report; a member organization's people and tokens the reports of any of its people (a
+    mailbox provider's pushes, whoever made the token); a reporter their own."""
+    if principal.is_staff:
+        return query
+    if principal.organization_id is not None:
+        people = select(users.c.id).where(users.c.organization_id == principal.organization_id)
+        return query.where(reports.c.reporter_id.in_(people))
+    return query.where(reports.c.reporter_id == principal.user_id)
 
 
 @router.post("/reports/{report_id}:reanalyze", status_code=202, summary="Run a report's analysis again (staff)")

@@ -1,4 +1,5 @@
-"""Authorization as a matrix: every caller (anonymous, each role, bad tokens) × every route of the app.
+"""Authorization as a matrix: every caller (anonymous, bad tokens, a reporter, each staff role, and each member
+role of the organization whose resources the path names and of another one) × every route of the app.
 
 The expectation table is keyed by (method, path) and must cover every route the app serves: a route added
 without an entry here makes `test_every_route_has_an_expectation` fail.
@@ -18,10 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from signalement.domain.accounts import Role, Scope
+from signalement.domain.members import OrgKind
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import tables
-from signalement.store.accounts import issue_token
+from signalement.store import organizations, tables
+from signalement.store.accounts import create_user, issue_token
 from signalement.store.sql import utcnow
 from signalement.web.app import create_app
 from tests.conftest import Users
@@ -41,7 +43,11 @@ ANONYMOUS, UNKNOWN, REVOKED, DISABLED = "anonymous", "unknown token", "revoked t
 REPORTER, ANALYST, ABUSE_MANAGER, ADMIN = "reporter", "analyst", "abuse_manager", "admin"
 BAD_CREDENTIALS = (UNKNOWN, REVOKED, DISABLED)
 STAFF = (ANALYST, ABUSE_MANAGER, ADMIN)
-CALLERS = (ANONYMOUS, *BAD_CREDENTIALS, REPORTER, *STAFF)
+MEMBER_ROLES = (Role.MEMBER_ADMIN, Role.MEMBER_ANALYST, Role.MEMBER_ABUSE_MANAGER)
+OWN = tuple(f"{role} (own)" for role in MEMBER_ROLES)  # of the organization the path names
+OTHER = tuple(f"{role} (other)" for role in MEMBER_ROLES)  # of another organization
+MEMBERS = (*OWN, *OTHER)
+CALLERS = (ANONYMOUS, *BAD_CREDENTIALS, REPORTER, *MEMBERS, *STAFF)
 
 Expected = dict[str, int]
 
@@ -52,15 +58,41 @@ def public(status: int = 200) -> Expected:
 
 
 def authenticated(status: int) -> Expected:
-    return {ANONYMOUS: 401, **dict.fromkeys(BAD_CREDENTIALS, 401), **dict.fromkeys((REPORTER, *STAFF), status)}
+    return {
+        ANONYMOUS: 401,
+        **dict.fromkeys(BAD_CREDENTIALS, 401),
+        **dict.fromkeys((REPORTER, *MEMBERS, *STAFF), status),
+    }
 
 
 def staff_only(status: int) -> Expected:
-    return {**authenticated(status), REPORTER: 403}
+    return {**authenticated(status), REPORTER: 403, **dict.fromkeys(MEMBERS, 403)}
 
 
 def admin_only(status: int) -> Expected:
-    return {**authenticated(status), REPORTER: 403, ANALYST: 403, ABUSE_MANAGER: 403}
+    return {**staff_only(status), ANALYST: 403, ABUSE_MANAGER: 403}
+
+
+def reporters_own(status: int) -> Expected:
+    """The reporter's own resource: members (whose reads are scoped to their organization) do not see it."""
+    return {**authenticated(status), **dict.fromkeys(MEMBERS, 404)}
+
+
+def in_organization(status: int, staff: tuple[str, ...] = STAFF, own: tuple[Role, ...] = MEMBER_ROLES) -> Expected:
+    """An organization's resource: the staff and own members named get `status`, the other staff and own members
+    403; reporters and another organization's members 404, as if it did not exist."""
+    allowed = {*staff, *(f"{role} (own)" for role in own)}
+    return {**authenticated(404), **{caller: status if caller in allowed else 403 for caller in (*STAFF, *OWN)}}
+
+
+def managed(status: int) -> Expected:
+    """An organization's people, invitations and tokens: changed by staff admins and its member admins."""
+    return in_organization(status, (ADMIN,), (Role.MEMBER_ADMIN,))
+
+
+def listed_for_managers(status: int) -> Expected:
+    """The lists of its people and invitations: every staff role reads them, of the members its admins only."""
+    return in_organization(status, STAFF, (Role.MEMBER_ADMIN,))
 
 
 # What each caller gets on each route. Paths are the app's templates; the test fills {report_id} with a report
@@ -76,7 +108,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/signaler"): authenticated(202),
     ("OPTIONS", "/api/signaler"): authenticated(200),
     ("GET", "/api/v1/reports"): authenticated(200),
-    ("GET", "/api/v1/reports/{report_id}"): authenticated(200),
+    ("GET", "/api/v1/reports/{report_id}"): reporters_own(200),
     ("POST", "/api/v1/reports/{report_id}:reanalyze"): staff_only(202),
     ("GET", "/api/v1/me/mail-hosts"): authenticated(200),
     ("PUT", "/api/v1/me/mail-hosts"): authenticated(200),
@@ -90,6 +122,20 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/campaigns/{public_id}"): staff_only(404),
     ("GET", "/api/v1/audit"): admin_only(200),
     ("GET", "/api/v1/audit/verify"): admin_only(200),
+    ("POST", "/api/v1/organizations"): admin_only(201),
+    ("GET", "/api/v1/organizations"): authenticated(200),
+    ("GET", "/api/v1/organizations/{organization_id}"): in_organization(200),
+    ("PATCH", "/api/v1/organizations/{organization_id}"): in_organization(200, (ADMIN,), ()),
+    ("PUT", "/api/v1/organizations/{organization_id}/entitlements"): in_organization(200, (ADMIN, ABUSE_MANAGER), ()),
+    ("GET", "/api/v1/organizations/{organization_id}/members"): listed_for_managers(200),
+    ("PATCH", "/api/v1/organizations/{organization_id}/members/{user_id}"): managed(200),
+    ("POST", "/api/v1/organizations/{organization_id}/invitations"): managed(201),
+    ("GET", "/api/v1/organizations/{organization_id}/invitations"): listed_for_managers(200),
+    ("DELETE", "/api/v1/organizations/{organization_id}/invitations/{invitation_id}"): managed(404),
+    ("POST", "/api/v1/invitations:accept"): public(400),  # a link's token is the only credential: none here
+    ("GET", "/api/v1/organizations/{organization_id}/tokens"): managed(200),
+    ("POST", "/api/v1/organizations/{organization_id}/tokens"): in_organization(201, (), (Role.MEMBER_ADMIN,)),
+    ("DELETE", "/api/v1/organizations/{organization_id}/tokens/{token_id}"): managed(404),
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),
     ("GET", "/metrics"): public(),
@@ -203,6 +249,8 @@ class World:
     platform: Platform
     credentials: dict[str, dict[str, str]]
     reporter_report: int
+    organization_id: int  # the organization of the OWN callers
+    member_id: int  # its member analyst
 
 
 @pytest.fixture
@@ -218,9 +266,18 @@ def world(client: TestClient, platform: Platform, users: Users) -> World:
         conn.execute(update(tokens).where(tokens.c.user_id == revoked_id).values(revoked_at=utcnow()))
         conn.execute(update(people).where(people.c.id == disabled_id).values(disabled=True))
     credentials[REVOKED], credentials[DISABLED] = bearer(revoked), bearer(disabled)
+    members: dict[str, int] = {}
+    with platform.engine.begin() as conn:
+        own, other = (organizations.create(conn, name, OrgKind.MAILBOX_PROVIDER) for name in ("Own", "Other"))
+        for organization_id, callers in ((own, OWN), (other, OTHER)):
+            for caller, role in zip(callers, MEMBER_ROLES, strict=True):
+                members[caller] = create_user(conn, f"{caller.replace(' ', '-')}@org.example", role)
+                conn.execute(update(tables.users).where(tables.users.c.id == members[caller])
+                             .values(organization_id=organization_id))  # fmt: skip
+                credentials[caller] = bearer(issue_token(conn, members[caller], name="matrix"))
     ack = client.post("/api/v1/reports", content=message("the reporter's own"), headers=credentials[REPORTER] | RFC822)
     assert ack.status_code == 202
-    return World(client, platform, credentials, ack.json()["id"])
+    return World(client, platform, credentials, ack.json()["id"], own, members[OWN[1]])
 
 
 def _request(world: World, method: str, path: str, caller: str) -> httpx.Response:
@@ -231,6 +288,9 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         address_id=987_654,
         lang="fr",
         token_id=987_654,
+        organization_id=world.organization_id,
+        user_id=world.member_id,
+        invitation_id=987_654,
     )
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
@@ -248,6 +308,17 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("PUT", "/api/v1/me/mail-hosts"): {"json": {"mail_hosts": ["mx.example.net"]}},
         ("PUT", "/api/v1/me/ack-by-mail"): {"json": {"ack_by_mail": True}},
         ("POST", "/api/v1/xarf"): {"content": XARF, "headers": headers | {"Content-Type": "application/json"}},
+        ("POST", "/api/v1/organizations"): {"json": {"name": "New member", "kind": "brand"}},
+        ("PATCH", "/api/v1/organizations/{organization_id}"): {"json": {"name": "Own"}},
+        ("PUT", "/api/v1/organizations/{organization_id}/entitlements"): {"json": {"max_tlp": "green"}},
+        ("PATCH", "/api/v1/organizations/{organization_id}/members/{user_id}"): {"json": {"role": "member_analyst"}},
+        ("POST", "/api/v1/organizations/{organization_id}/invitations"): {
+            "json": {"email": "new@org.example", "role": "member_analyst"}
+        },
+        ("POST", "/api/v1/invitations:accept"): {"json": {"token": "inv_1.notavalidlink", "password": "x" * 12}},
+        ("POST", "/api/v1/organizations/{organization_id}/tokens"): {
+            "json": {"name": "matrix", "scopes": ["reports:read"]}
+        },
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
     response: httpx.Response = world.client.request(method, url, **kwargs)

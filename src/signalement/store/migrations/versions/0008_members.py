@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("organization_id", Id, nullable=True),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("nonce", sa.String(length=32), nullable=False),
         sa.Column("token_sha256", sa.LargeBinary(length=32), nullable=False),
         sa.Column("invited_by", Id, nullable=True),
         sa.Column("created_at", When, nullable=False),

@@ -24,6 +24,11 @@ class Role(StrEnum):
     def is_member(self) -> bool:
         return self in (Role.MEMBER_ADMIN, Role.MEMBER_ANALYST, Role.MEMBER_ABUSE_MANAGER)
 
+    @property
+    def needs_second_factor(self) -> bool:
+        """Whoever reads what the community shares signs in with a second factor; a reporter may choose one."""
+        return self.is_staff or self.is_member
+
 
 class Scope(StrEnum):
     REPORTS_WRITE = "reports:write"

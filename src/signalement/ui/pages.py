@@ -211,7 +211,7 @@ async def signin(
     with platform.engine.begin() as conn:
         if has_second_factor(conn, principal.user_id):
             return _session_cookie(request, open_session(conn, principal.user_id, pending="totp"), "/signin/code")
-        if principal.is_staff:  # staff must have a second factor before anything opens
+        if principal.role.needs_second_factor:  # staff and members set one up before anything opens
             token = open_session(conn, principal.user_id, pending="enroll", enrolling_secret=new_secret())
             return _session_cookie(request, token, "/signin/enroll")
     return _signed_in(request, principal.user_id)

@@ -1,5 +1,5 @@
-"""Staff must set up a second factor (TOTP) before any page opens for them, and give a code at every sign-in; a
-code works once; a session waiting for its code opens nothing."""
+"""Staff and members must set up a second factor (TOTP) before any page opens for them, and give a code at every
+sign-in; a code works once; a session waiting for its code opens nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import time
 
 import pyotp
+import pytest
 from fastapi.testclient import TestClient
 
 from signalement.domain.accounts import Role
@@ -26,9 +27,10 @@ def sign_in(client: TestClient) -> str:
     return str(reply.headers["location"])
 
 
-def test_staff_set_up_a_second_factor_then_give_a_code_each_time(platform: Platform) -> None:
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.MEMBER_ANALYST])
+def test_staff_and_members_set_up_a_second_factor_then_give_a_code_each_time(platform: Platform, role: Role) -> None:
     with platform.engine.begin() as conn:
-        create_user(conn, STAFF, Role.ANALYST, password=PASSWORD)
+        create_user(conn, STAFF, role, password=PASSWORD)
     client = TestClient(create_app(platform), client=("127.0.0.1", 50000), follow_redirects=False)
     assert sign_in(client) == "/signin/enroll"
     assert client.get("/reports").headers["location"] == "/signin"  # nothing opens meanwhile

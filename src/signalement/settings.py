@@ -24,6 +24,7 @@ class FeedSource(BaseModel):
     addresses: list[str] = Field(default_factory=list, description="The addresses its reports come from.")
     ips: list[str] = Field(default_factory=list, description="The networks (CIDR) it sends from.")
     dkim_domain: str = Field(default="", description="The domain that signs its reports.")
+    organization: str = Field(default="", description="The member organization it belongs to: its people read them.")
 
 
 class TrapSource(BaseModel):
@@ -36,6 +37,7 @@ class TrapSource(BaseModel):
         default="", max_length=64, pattern=r"^([A-Za-z0-9]{16,64})?$", description="Its intake address: trap+<secret>@."
     )
     domains: list[str] = Field(default_factory=list, description="Trap domains whose every address is a trap.")
+    organization: str = Field(default="", description="The member organization it belongs to: its people read them.")
 
 
 class ImapSource(BaseModel):
@@ -144,6 +146,11 @@ class Settings(BaseSettings):
     @property
     def effective_mail_from(self) -> str:
         return self.mail_from or f"noreply@{self.smtp_domains[0] if self.smtp_domains else 'localhost'}"
+
+    def sources_of(self, organization: str) -> list[str]:
+        """The feedback loops and spam traps configured as this member organization's."""
+        feeds = [f.name for f in self.feeds if f.organization == organization]
+        return feeds + [t.name for t in self.traps if t.organization == organization]
 
     @property
     def base_url(self) -> str:

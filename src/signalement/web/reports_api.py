@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Select, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -22,7 +22,7 @@ from signalement.platform import Platform
 from signalement.store import audit
 from signalement.store.accounts import Principal
 from signalement.store.db import read
-from signalement.store.tables import campaigns, reports, users
+from signalement.store.tables import campaigns, organizations, reports, users
 from signalement.web import schemas
 from signalement.web.auth import require, require_staff
 from signalement.web.body import FORM_OVERHEAD, form_bytes, form_text, media_type, parse_multipart, read_body
@@ -245,7 +245,7 @@ def get_report(report_id: IdPath, platform: PlatformDep, principal: PrincipalDep
     principal = require(principal, Scope.REPORTS_READ)
     query = select(reports).where(reports.c.id == report_id)
     with read(platform.engine) as conn:
-        row = conn.execute(_scoped(query, principal)).mappings().first()
+        row = conn.execute(_scoped(conn, platform, query, principal)).mappings().first()
     if row is None:
         raise not_found("report")
     return dict(row)
@@ -273,7 +273,7 @@ def list_reports(
 ) -> schemas.ReportPage:
     """Staff see every report, a reporter only their own. Keyset pagination: stable under concurrent inserts."""
     principal = require(principal, Scope.REPORTS_READ)
-    query = _scoped(select(reports), principal).order_by(reports.c.id.desc()).limit(limit + 1)
+    query = select(reports).order_by(reports.c.id.desc()).limit(limit + 1)
     for column, value in (
         (reports.c.status, status),
         (reports.c.kind, kind),
@@ -294,20 +294,23 @@ def list_reports(
     if after is not None:
         query = query.where(reports.c.id < after)
     with read(platform.engine) as conn:
-        rows = conn.execute(query).mappings().all()
+        rows = conn.execute(_scoped(conn, platform, query, principal)).mappings().all()
     items = [schemas.Report.model_validate(dict(r)) for r in rows[:limit]]
     return schemas.ReportPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
-def _scoped(query: Select[Any], principal: Principal) -> Select[Any]:
+def _scoped(conn: Connection, platform: Platform, query: Select[Any], principal: Principal) -> Select[Any]:
     """Staff read every report; a member organization's people and tokens the reports of any of its people (a
-    mailbox provider's pushes, whoever made the token); a reporter their own."""
+    mailbox provider's pushes, whoever made the token) and of the feedback loops and spam traps configured as its
+    own; a reporter their own."""
     if principal.is_staff:
         return query
-    if principal.organization_id is not None:
-        people = select(users.c.id).where(users.c.organization_id == principal.organization_id)
-        return query.where(reports.c.reporter_id.in_(people))
-    return query.where(reports.c.reporter_id == principal.user_id)
+    if principal.organization_id is None:
+        return query.where(reports.c.reporter_id == principal.user_id)
+    people = select(users.c.id).where(users.c.organization_id == principal.organization_id)
+    name = conn.execute(select(organizations.c.name).where(organizations.c.id == principal.organization_id)).scalar()
+    sources = platform.settings.sources_of(name) if name is not None else []
+    return query.where(or_(reports.c.reporter_id.in_(people), reports.c.source.in_(sources)))
 
 
 @router.post("/reports/{report_id}:reanalyze", status_code=202, summary="Run a report's analysis again (staff)")

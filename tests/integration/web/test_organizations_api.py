@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from signalement.domain.accounts import Role
+from signalement.domain.members import OrgKind
+from signalement.ingest.intake import Submission, Submitter
 from signalement.platform import Platform
-from signalement.settings import Settings
-from signalement.store import audit
+from signalement.settings import FeedSource, Settings
+from signalement.store import audit, organizations
 from signalement.store.accounts import issue_token
 from signalement.store.migrate import upgrade
 from signalement.store.sql import utcnow
@@ -24,7 +26,7 @@ from signalement.store.tables import invitations
 from signalement.store.tables import users as people
 from signalement.web.app import create_app
 from tests.conftest import Users, run_jobs_until_idle
-from tests.integration.web.helpers import RFC822, assert_problem, bearer, message
+from tests.integration.web.helpers import RFC822, app_client, assert_problem, bearer, custom_platform, message
 from tests.relay import Relay
 
 PASSWORD = "a long enough passphrase"
@@ -220,3 +222,20 @@ def test_a_reporter_invited_keeps_their_account(world: World) -> None:
     world.member(organization_id, email, "member_analyst")
     mine = world.client.get("/api/v1/organizations", headers=bearer(reporter_token)).json()
     assert [o["id"] for o in mine] == [organization_id]
+
+
+def test_a_member_reads_the_reports_of_its_own_feedback_loop(settings: Settings) -> None:
+    loop = FeedSource(name="mbp-loop", secret="fblsecret0123456789", organization="Mailbox Co")
+    other = FeedSource(name="other-loop", secret="fblsecret9876543210")
+    with custom_platform(settings, feeds=[loop, other]) as platform, app_client(platform) as client:
+        analyst_id, analyst = Users(platform).create(Role.MEMBER_ANALYST)
+        with platform.engine.begin() as conn:
+            organization_id = organizations.create(conn, "Mailbox Co", OrgKind.MAILBOX_PROVIDER)
+            conn.execute(update(people).where(people.c.id == analyst_id).values(organization_id=organization_id))
+        accepted = [
+            platform.intake.accept(Submitter(f"feed:{feed.name}"), Submission(raw=message(feed.name), source=feed.name))
+            for feed in (loop, other)
+        ]
+        seen = client.get("/api/v1/reports", headers=bearer(analyst)).json()["items"]
+        assert [r["id"] for r in seen] == [accepted[0].report_id]
+        assert client.get(f"/api/v1/reports/{accepted[1].report_id}", headers=bearer(analyst)).status_code == 404

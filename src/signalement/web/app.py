@@ -12,7 +12,18 @@ from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.ratelimit import RateLimiter
 from signalement.platform import Platform
 from signalement.ui import account, pages
-from signalement.web import admin_api, campaigns_api, health, me_api, reports_api, schemas, signal_spam, sms_api
+from signalement.web import (
+    admin_api,
+    campaigns_api,
+    claims_api,
+    health,
+    me_api,
+    organizations_api,
+    reports_api,
+    schemas,
+    signal_spam,
+    sms_api,
+)
 from signalement.web.auth import Authenticator
 from signalement.web.errors import ERROR_RESPONSES, document_schemas, install_error_handlers
 
@@ -29,8 +40,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
     app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)
-    for module in (reports_api, sms_api, signal_spam, me_api, admin_api, campaigns_api, health):
+    for module in (reports_api, sms_api, signal_spam, me_api, organizations_api, admin_api, campaigns_api, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(claims_api.router, responses=ERROR_RESPONSES)  # the API and the postmaster's page
     app.include_router(pages.router)
     app.include_router(account.router)
     app.mount("/static", StaticFiles(directory=str(files("signalement.ui").joinpath("static"))), name="static")

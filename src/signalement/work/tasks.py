@@ -8,6 +8,8 @@ from sqlalchemy import delete
 
 from signalement.analysis.job import ANALYZE
 from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIRE
+from signalement.members.invitation_mail import INVITATION_MAIL
+from signalement.members.postmaster import POSTMASTER_MAIL
 from signalement.smtp.acknowledge import ACKNOWLEDGE
 from signalement.store.sql import utcnow
 from signalement.store.tables import job_keys
@@ -37,4 +39,5 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 
 def all_tasks() -> dict[str, TaskSpec]:
-    return {spec.name: spec for spec in (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)}
+    tasks = (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, INVITATION_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)
+    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL)}

@@ -7,6 +7,7 @@ without an entry here makes `test_every_route_has_an_expectation` fail.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +20,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from signalement.domain.accounts import Role, Scope
+from signalement.domain.claims import ClaimKind
 from signalement.domain.members import OrgKind
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import organizations, tables
+from signalement.store import claims, organizations, tables
 from signalement.store.accounts import create_user, issue_token
 from signalement.store.sql import utcnow
 from signalement.web.app import create_app
 from tests.conftest import Users
+from tests.dnsserver import LoopbackDNS
 from tests.integration.web.helpers import (
     RFC822,
     app_client,
@@ -85,6 +88,22 @@ def in_organization(status: int, staff: tuple[str, ...] = STAFF, own: tuple[Role
     return {**authenticated(404), **{caller: status if caller in allowed else 403 for caller in (*STAFF, *OWN)}}
 
 
+def claims_write(status: int) -> Expected:
+    """Needs `claims:write` (member admins and abuse managers, staff abuse managers and admins), then the claim's
+    organization: those of another one get 404."""
+    writers = (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)
+    return {
+        **authenticated(403),
+        **dict.fromkeys((*(f"{r} (own)" for r in writers), ABUSE_MANAGER, ADMIN), status),
+        **dict.fromkeys((f"{r} (other)" for r in writers), 404),
+    }
+
+
+def claims_judges(status: int) -> Expected:
+    """Staff abuse managers and admins decide what needs a staff approval."""
+    return {**staff_only(status), ANALYST: 403}
+
+
 def managed(status: int) -> Expected:
     """An organization's people, invitations and tokens: changed by staff admins and its member admins."""
     return in_organization(status, (ADMIN,), (Role.MEMBER_ADMIN,))
@@ -136,6 +155,17 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/organizations/{organization_id}/tokens"): managed(200),
     ("POST", "/api/v1/organizations/{organization_id}/tokens"): in_organization(201, (), (Role.MEMBER_ADMIN,)),
     ("DELETE", "/api/v1/organizations/{organization_id}/tokens/{token_id}"): managed(404),
+    ("POST", "/api/v1/organizations/{organization_id}/claims"): claims_write(201),
+    ("GET", "/api/v1/organizations/{organization_id}/claims"): in_organization(200),
+    ("GET", "/api/v1/claims"): staff_only(200),
+    ("GET", "/api/v1/claims/{claim_id}"): in_organization(200),
+    ("POST", "/api/v1/claims/{claim_id}:verify"): claims_write(409),  # an IP range: staff approve it, not DNS
+    ("POST", "/api/v1/claims/{claim_id}:evidence"): claims_judges(200),
+    ("POST", "/api/v1/claims/{claim_id}:approve"): claims_judges(200),
+    ("POST", "/api/v1/claims/{claim_id}:reject"): claims_judges(200),
+    ("POST", "/api/v1/claims/{claim_id}:revoke"): claims_write(200),
+    ("GET", "/claims/confirm"): public(400),  # a postmaster's link is its own credential: none here
+    ("POST", "/claims/confirm"): public(400),
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),
     ("GET", "/metrics"): public(),
@@ -251,10 +281,21 @@ class World:
     reporter_report: int
     organization_id: int  # the organization of the OWN callers
     member_id: int  # its member analyst
+    claim_id: int  # a pending claim of an IP range of it
+
+    def fresh_claim(self) -> int:
+        """A new pending claim, for a route that decides one (each caller's call needs its own)."""
+        with self.platform.engine.begin() as conn:
+            value = f"198.51.{next(_counter) % 250}.0/24"
+            return claims.create(conn, self.organization_id, ClaimKind.IP_RANGE, value, created_by=self.member_id).id
+
+
+_counter = itertools.count(1)
+DECIDING = {"/api/v1/claims/{claim_id}:approve", "/api/v1/claims/{claim_id}:reject", "/api/v1/claims/{claim_id}:revoke"}
 
 
 @pytest.fixture
-def world(client: TestClient, platform: Platform, users: Users) -> World:
+def world(client: TestClient, platform: Platform, users: Users) -> Iterator[World]:
     credentials: dict[str, dict[str, str]] = {ANONYMOUS: {}, UNKNOWN: bearer("sig_" + "0" * 43)}
     for caller, role in ((REPORTER, Role.REPORTER), (ANALYST, Role.ANALYST), (ABUSE_MANAGER, Role.ABUSE_MANAGER)):
         credentials[caller] = bearer(users.create(role)[1])
@@ -277,7 +318,11 @@ def world(client: TestClient, platform: Platform, users: Users) -> World:
                 credentials[caller] = bearer(issue_token(conn, members[caller], name="matrix"))
     ack = client.post("/api/v1/reports", content=message("the reporter's own"), headers=credentials[REPORTER] | RFC822)
     assert ack.status_code == 202
-    return World(client, platform, credentials, ack.json()["id"], own, members[OWN[1]])
+    with LoopbackDNS({}) as dns:  # reverse DNS of a claimed range's addresses asks this empty server, not the world
+        platform.settings.dns_resolver = dns.address
+        world = World(client, platform, credentials, ack.json()["id"], own, members[OWN[1]], 0)
+        world.claim_id = world.fresh_claim()
+        yield world
 
 
 def _request(world: World, method: str, path: str, caller: str) -> httpx.Response:
@@ -291,6 +336,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         organization_id=world.organization_id,
         user_id=world.member_id,
         invitation_id=987_654,
+        claim_id=world.fresh_claim() if path in DECIDING else world.claim_id,
     )
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
@@ -319,6 +365,14 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("POST", "/api/v1/organizations/{organization_id}/tokens"): {
             "json": {"name": "matrix", "scopes": ["reports:read"]}
         },
+        ("POST", "/api/v1/organizations/{organization_id}/claims"): {
+            "json": {"kind": "domain", "value": f"matrix-{next(_counter)}.example.com"}
+        },
+        ("POST", "/api/v1/claims/{claim_id}:verify"): {"json": {"proof": "dns_txt"}},
+        ("POST", "/api/v1/claims/{claim_id}:approve"): {"json": {}},
+        ("POST", "/api/v1/claims/{claim_id}:reject"): {"json": {"reason": "not theirs"}},
+        ("POST", "/api/v1/claims/{claim_id}:revoke"): {"json": {"reason": "no longer ours"}},
+        ("POST", "/claims/confirm"): {"data": {"token": "not-a-link"}},
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
     response: httpx.Response = world.client.request(method, url, **kwargs)

@@ -8,14 +8,17 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from signalement.domain.claims import ClaimKind
 from signalement.domain.reports import ReportKind, ReportStatus
 from signalement.ingest.intake import ANALYZE_TASK
 from signalement.mail.arf import read_feedback
 from signalement.mail.trust import TrustContext
 from signalement.mail.xarf import parse_xarf
+from signalement.settings import Settings
 from signalement.store.analysis import save_analysis
+from signalement.store.claims import verified
 from signalement.store.db import read
-from signalement.store.tables import reports, users
+from signalement.store.tables import organizations, reports, users
 from signalement.verdict.analysis import analyze_message, analyze_sms
 from signalement.work.port import Payload, TaskContext, TaskSpec
 
@@ -66,17 +69,46 @@ def analyze_report(ctx: TaskContext, payload: Payload) -> None:
     report_id = int(payload["report_id"])
     with read(ctx.engine) as conn:  # no write lock for a read
         row = conn.execute(
-            select(reports.c.sha256, reports.c.kind, reports.c.received_at, users.c.mail_hosts)
+            select(
+                reports.c.sha256,
+                reports.c.kind,
+                reports.c.received_at,
+                reports.c.source,
+                users.c.mail_hosts,
+                users.c.organization_id,
+            )
             .outerjoin(users, users.c.id == reports.c.reporter_id)
             .where(reports.c.id == report_id)
         ).first()
-    if row is None:  # deleted since it was queued
-        return
-    # Trust is decided per report: the reporter's own mail hosts are relays of theirs.
-    context = TrustContext(hosts=tuple(row.mail_hosts or ()))
+        if row is None:  # deleted since it was queued
+            return
+        context = _trust(conn, ctx.settings, row)
     facts = facts_for(row.kind, ctx.blobs.get(row.sha256), context)  # CPU work outside any transaction
     with ctx.engine.begin() as conn:
         save_analysis(conn, report_id, row.received_at, facts)
+
+
+def _trust(conn: Connection, settings: Settings, row: Any) -> TrustContext:
+    """Trust is decided per report: the reporter's own mail hosts are relays of theirs, and a mailbox provider's
+    verified relay networks and authserv-ids (claims) are trusted in the reports of its people and its feedback
+    loop."""
+    organization_id = row.organization_id or _organization_of_source(conn, settings, row.source)
+    claimed = (
+        verified(conn, (ClaimKind.RELAY_NETWORK, ClaimKind.AUTHSERV_ID), organization_id) if organization_id else []
+    )
+    return TrustContext(
+        networks=tuple(c.value for c in claimed if c.kind is ClaimKind.RELAY_NETWORK),
+        hosts=tuple(row.mail_hosts or ()),
+        authserv_ids=tuple(c.value for c in claimed if c.kind is ClaimKind.AUTHSERV_ID),
+    )
+
+
+def _organization_of_source(conn: Connection, settings: Settings, source: str | None) -> int | None:
+    name = next((f.organization for f in settings.feeds if f.name == source and f.organization), None)
+    if name is None:
+        return None
+    found: int | None = conn.execute(select(organizations.c.id).where(organizations.c.name == name)).scalar()
+    return found
 
 
 def mark_failed(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:

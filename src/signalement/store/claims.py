@@ -244,9 +244,12 @@ class VerifiedClaim:
     value: str
 
 
-def verified(conn: Connection, kinds: Iterable[ClaimKind]) -> list[VerifiedClaim]:
-    """The live verified claims of these kinds: not revoked, and of an organization that is not disabled. Read it
-    in each transaction that acts on it (no cache), so a revocation counts from the next request on."""
+def verified(
+    conn: Connection, kinds: Iterable[ClaimKind], organization_id: int | None = None
+) -> list[VerifiedClaim]:
+    """The live verified claims of these kinds (of one organization, when given): not revoked, and of an
+    organization that is not disabled. Read it in each transaction that acts on it (no cache), so a revocation
+    counts from the next request on."""
     query = (
         select(claims.c.id, claims.c.organization_id, claims.c.kind, claims.c.value)
         .join(organizations, organizations.c.id == claims.c.organization_id)
@@ -257,6 +260,8 @@ def verified(conn: Connection, kinds: Iterable[ClaimKind]) -> list[VerifiedClaim
         )
         .order_by(claims.c.id)
     )
+    if organization_id is not None:
+        query = query.where(claims.c.organization_id == organization_id)
     return [VerifiedClaim(r.id, r.organization_id, ClaimKind(r.kind), r.value) for r in conn.execute(query)]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from signalement.domain.accounts import Role, Scope
 from signalement.domain.members import Entitlements, OrgKind
+from signalement.store import audit
 from signalement.store.accounts import create_user
 from signalement.store.sql import utcnow
 from signalement.store.tables import api_tokens, invitations, organizations, users
@@ -248,9 +249,9 @@ class InvitationError(Exception):
     """An unknown, used, revoked or expired link, or an address that already has an account elsewhere."""
 
 
-def accept(conn: Connection, token: str, password: str, display_name: str) -> tuple[int, Invitation]:
+def accept(conn: Connection, token: str, password: str, display_name: str, client: str) -> tuple[int, Invitation]:
     """Create the invited person's account (their address is proven by the link), or bring a reporter's existing
-    account into the organization (its password unchanged); the link then stops working."""
+    account into the organization (its password unchanged); the link then stops working. Audited."""
     row = conn.execute(select(invitations).where(invitations.c.token_sha256 == _digest(token))).first()
     if row is None or not _invitation(row).live:
         raise InvitationError("this invitation is unknown, used, revoked or expired")
@@ -268,4 +269,6 @@ def accept(conn: Connection, token: str, password: str, display_name: str) -> tu
     else:
         raise InvitationError("this address already has an account with another role or organization")
     conn.execute(update(invitations).where(invitations.c.id == invitation.id).values(accepted_at=utcnow()))
+    audit.record(conn, actor=invitation.email, action="organization.invitation.accept", target=f"user:{user_id}",
+                 client=client, detail={"invitation_id": invitation.id})  # fmt: skip
     return user_id, invitation

@@ -180,7 +180,7 @@ def public_form(request: Request, name: str, status: int = 200, **context: Any) 
     return response
 
 
-def _check_form(request: Request, csrf: str) -> None:
+def check_public_form(request: Request, csrf: str) -> None:
     check_csrf(csrf, request.cookies.get(FORM_COOKIE, ""))
     _limit(request)
 
@@ -203,7 +203,7 @@ async def signin(
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    _check_form(request, csrf)
+    check_public_form(request, csrf)
     platform = platform_of(request)
     principal = await run_in_threadpool(platform.credentials.password, email, password)
     if principal is None:  # one message for a wrong address, a wrong password and an unconfirmed address
@@ -319,7 +319,7 @@ async def signup(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """The same answer whether the address already has an account or not: the page tells no one who is here."""
-    _check_form(request, csrf)
+    check_public_form(request, csrf)
     email = email.strip().lower()
     if not _EMAIL.fullmatch(email) or len(password) < MIN_PASSWORD:
         problem = "email" if not _EMAIL.fullmatch(email) else "password"
@@ -363,7 +363,7 @@ async def forgot(
     email: Annotated[str, Form(max_length=320)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    _check_form(request, csrf)
+    check_public_form(request, csrf)
     await run_in_threadpool(_forgot, platform_of(request), email.strip().lower(), _lang(request))
     return page(request, "check_mail.html", None)
 
@@ -391,7 +391,7 @@ async def reset(
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    _check_form(request, csrf)
+    check_public_form(request, csrf)
     if len(password) < MIN_PASSWORD:
         return public_form(request, "reset.html", status=422, token=token, problem="password")
     platform = platform_of(request)

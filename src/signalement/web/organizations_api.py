@@ -353,11 +353,11 @@ def accept_invitation(body: AcceptIn, request: Request, platform: PlatformDep) -
     """With the token of the link mailed to the person: their account is made (the link proves the address)."""
     with platform.engine.begin() as conn:
         try:
-            user_id, invitation = orgs.accept(conn, body.token, body.password, body.display_name)
+            user_id, invitation = orgs.accept(
+                conn, body.token, body.password, body.display_name, client_address(request)
+            )
         except orgs.InvitationError as error:
             raise ApiError(400, "invalid_invitation", str(error)) from None
-        audit.record(conn, actor=invitation.email, action="organization.invitation.accept", target=f"user:{user_id}",
-                     client=client_address(request), detail={"invitation_id": invitation.id})  # fmt: skip
     return AcceptOut(user_id=user_id, organization_id=invitation.organization_id, role=invitation.role)
 
 

@@ -208,11 +208,18 @@ EXPECTED: dict[tuple[str, str], Expected] = {
             ("POST", "/signin/code"),
             ("GET", "/signin/enroll"),
             ("POST", "/signin/enroll"),
+            ("GET", "/invitation"),
         )
     },
     **{
         (method, path): public(403)
-        for method, path in (("POST", "/signin"), ("POST", "/signup"), ("POST", "/forgot"), ("POST", "/reset"))
+        for method, path in (
+            ("POST", "/signin"),
+            ("POST", "/signup"),
+            ("POST", "/forgot"),
+            ("POST", "/reset"),
+            ("POST", "/invitation"),
+        )
     },
     ("GET", "/verify"): public(400),  # no link: an invalid one
 }

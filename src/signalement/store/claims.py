@@ -244,9 +244,7 @@ class VerifiedClaim:
     value: str
 
 
-def verified(
-    conn: Connection, kinds: Iterable[ClaimKind], organization_id: int | None = None
-) -> list[VerifiedClaim]:
+def verified(conn: Connection, kinds: Iterable[ClaimKind], organization_id: int | None = None) -> list[VerifiedClaim]:
     """The live verified claims of these kinds (of one organization, when given): not revoked, and of an
     organization that is not disabled. Read it in each transaction that acts on it (no cache), so a revocation
     counts from the next request on."""

@@ -268,6 +268,8 @@ def patch_member(
 ) -> MemberOut:
     """A member's role among the member roles, or disable them. The last member admin stays."""
     caller = _allowed(principal, organization_id, MANAGERS)
+    if body.role is None and body.disabled is None:
+        raise ApiError(422, "nothing_to_change", "give a role, or disabled")
     if body.role is not None and body.role not in MEMBER_ROLES:
         raise ApiError(422, "invalid_role", "a member's role is member_admin, member_analyst or member_abuse_manager")
     with platform.engine.begin() as conn:

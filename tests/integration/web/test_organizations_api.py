@@ -207,6 +207,7 @@ def test_member_admins_manage_their_people_but_keep_one_admin(world: World) -> N
     promoted = world.client.patch(f"{members}/{analyst}", json={"role": "member_abuse_manager"}, headers=member_admin)
     assert promoted.status_code == 200 and promoted.json()["role"] == "member_abuse_manager"
     assert_problem(world.client.patch(f"{members}/{analyst}", json={"role": "admin"}, headers=member_admin), 422)
+    assert_problem(world.client.patch(f"{members}/{analyst}", json={}, headers=member_admin), 422, "nothing_to_change")
     stranger = world.users.create()[0]
     assert_problem(world.client.patch(f"{members}/{stranger}", json={"disabled": True}, headers=member_admin), 404)
     with world.platform.engine.connect() as conn:

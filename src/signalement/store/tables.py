@@ -414,3 +414,70 @@ claims = Table(
     Column("reason", Text),  # why it was rejected or revoked
     Index("ix_claims_kind_value", "kind", "value"),
 )
+
+
+# Feedback loops (docs/feedback-loops.md): a member's subscription covers some of its verified claims; each source
+# of complaints grants it apart (the association for its own reporters, a mailbox provider for its users').
+feedback_subscriptions = Table(
+    "feedback_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("delivery", String(16), nullable=False),  # smtp, webhook or pull
+    Column("address", String(320)),  # smtp: where the reports go
+    Column("webhook_url", Text),
+    Column("secret_nonce", String(32), nullable=False),  # its webhook and RFC 6590 keys derive from it
+    Column("format", String(8), nullable=False),  # arf or xarf
+    Column("content", String(16), nullable=False),  # full (the redacted original) or headers
+    Column("recipient_headers", JSON, nullable=False),  # header names the member declares as its recipient ids
+    Column("unsubscribe", Boolean, nullable=False, default=False),  # one-click unsubscribe on reporters' behalf
+    Column("suspended_at", UTCDateTime()),  # by the member itself
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+feedback_subscription_claims = Table(
+    "feedback_subscription_claims",
+    metadata,
+    Column("subscription_id", Id, ForeignKey("feedback_subscriptions.id", ondelete="CASCADE"), primary_key=True),
+    Column("claim_id", Id, ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+# Who granted a subscription: `source` is "association" (its own reporters) or "organization:<id>" (a mailbox
+# provider, for its users' complaints).
+feedback_grants = Table(
+    "feedback_grants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscription_id", Id, ForeignKey("feedback_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(40), nullable=False),
+    Column("state", String(16), nullable=False),  # pending, approved, refused, suspended
+    Column("reason", Text),
+    Column("decided_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("decided_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("subscription_id", "source", name="uq_feedback_grants_subscription_id_source"),
+    Index("ix_feedback_grants_source_state", "source", "state"),
+)
+
+# One complaint per report and subscription: delivered at least once (smtp, webhook) or pulled; an `unverified`
+# match (an identity that did not authenticate) is counted and never delivered.
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("report_id", Id, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("subscription_id", Id, ForeignKey("feedback_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("match_kind", String(32), nullable=False),
+    Column("matched", String(255), nullable=False),
+    Column("authenticated", Boolean, nullable=False),
+    Column("feedback_type", String(16)),
+    Column("state", String(16), nullable=False),  # queued, delivered, dead, unverified
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    UniqueConstraint("report_id", "subscription_id", name="uq_complaints_report_id_subscription_id"),
+    Index("ix_complaints_subscription_id_id", "subscription_id", "id"),
+)

@@ -16,6 +16,7 @@ from signalement.web import (
     admin_api,
     campaigns_api,
     claims_api,
+    feedback_api,
     health,
     me_api,
     organizations_api,
@@ -40,7 +41,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
     app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)
-    for module in (reports_api, sms_api, signal_spam, me_api, organizations_api, admin_api, campaigns_api, health):
+    routers = (reports_api, sms_api, signal_spam, me_api, organizations_api, feedback_api, admin_api, campaigns_api)
+    for module in (*routers, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(claims_api.router, responses=ERROR_RESPONSES)  # the API and the postmaster's page
     app.include_router(pages.router)

@@ -20,11 +20,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from signalement.domain.accounts import Role, Scope
-from signalement.domain.claims import ClaimKind
+from signalement.domain.claims import ClaimKind, Proof
+from signalement.domain.feedback import Content, Delivery, Format
 from signalement.domain.members import OrgKind
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import claims, organizations, tables
+from signalement.store import claims, feedback, organizations, tables
 from signalement.store.accounts import create_user, issue_token
 from signalement.store.sql import utcnow
 from signalement.web.app import create_app
@@ -104,6 +105,29 @@ def claims_judges(status: int) -> Expected:
     return {**staff_only(status), ANALYST: 403}
 
 
+def subscribers(status: int) -> Expected:
+    """A member's feedback loops: made and paused by its member admins and abuse managers, nobody else."""
+    writers = (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)
+    return {
+        **authenticated(403),
+        **dict.fromkeys((f"{r} (own)" for r in writers), status),
+        **dict.fromkeys(OTHER, 404),
+    }
+
+
+def complaint_sources(own: int, status: int = 200) -> Expected:
+    """A source of complaints decides: the association's abuse managers and admins, and a mailbox provider's (both
+    organizations here are providers; `own` is what the path's own organization gets)."""
+    deciders = (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)
+    return {
+        **authenticated(403),
+        ABUSE_MANAGER: status,
+        ADMIN: status,
+        **dict.fromkeys((f"{r} (other)" for r in deciders), status),
+        **dict.fromkeys((f"{r} (own)" for r in deciders), own),
+    }
+
+
 def managed(status: int) -> Expected:
     """An organization's people, invitations and tokens: changed by staff admins and its member admins."""
     return in_organization(status, (ADMIN,), (Role.MEMBER_ADMIN,))
@@ -166,6 +190,12 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/claims/{claim_id}:revoke"): claims_write(200),
     ("GET", "/claims/confirm"): public(400),  # a postmaster's link is its own credential: none here
     ("POST", "/claims/confirm"): public(400),
+    ("POST", "/api/v1/organizations/{organization_id}/subscriptions"): subscribers(201),
+    ("GET", "/api/v1/organizations/{organization_id}/subscriptions"): {**in_organization(200), REPORTER: 403},
+    ("POST", "/api/v1/subscriptions/{subscription_id}:suspend"): subscribers(200),
+    ("POST", "/api/v1/subscriptions/{subscription_id}:resume"): subscribers(200),
+    ("GET", "/api/v1/feedback-requests"): complaint_sources(own=200),
+    ("POST", "/api/v1/subscriptions/{subscription_id}:decide"): complaint_sources(own=403),  # not on its own loop
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),
     ("GET", "/metrics"): public(),
@@ -289,12 +319,21 @@ class World:
     organization_id: int  # the organization of the OWN callers
     member_id: int  # its member analyst
     claim_id: int  # a pending claim of an IP range of it
+    verified_claim: int  # a verified claim of a domain of it
+    subscription_id: int  # a feedback loop of it on that claim
 
     def fresh_claim(self) -> int:
         """A new pending claim, for a route that decides one (each caller's call needs its own)."""
         with self.platform.engine.begin() as conn:
             value = f"198.51.{next(_counter) % 250}.0/24"
             return claims.create(conn, self.organization_id, ClaimKind.IP_RANGE, value, created_by=self.member_id).id
+
+    def fresh_subscription(self) -> int:
+        with self.platform.engine.begin() as conn:
+            return feedback.create(conn, self.organization_id, name="matrix", claim_ids=[self.verified_claim],
+                                   delivery=Delivery.PULL, address=None, webhook_url=None, feedback_format=Format.ARF,
+                                   content=Content.FULL, recipient_headers=(), unsubscribe=False,
+                                   created_by=self.member_id)  # fmt: skip
 
 
 _counter = itertools.count(1)
@@ -327,8 +366,12 @@ def world(client: TestClient, platform: Platform, users: Users) -> Iterator[Worl
     assert ack.status_code == 202
     with LoopbackDNS({}) as dns:  # reverse DNS of a claimed range's addresses asks this empty server, not the world
         platform.settings.dns_resolver = dns.address
-        world = World(client, platform, credentials, ack.json()["id"], own, members[OWN[1]], 0)
+        world = World(client, platform, credentials, ack.json()["id"], own, members[OWN[1]], 0, 0, 0)
         world.claim_id = world.fresh_claim()
+        with platform.engine.begin() as conn:
+            verified = claims.create(conn, own, ClaimKind.DOMAIN, "matrix.example.com", created_by=None)
+            world.verified_claim = claims.mark_verified(conn, verified, Proof.DNS_TXT, by=None).id
+        world.subscription_id = world.fresh_subscription()
         yield world
 
 
@@ -344,6 +387,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         user_id=world.member_id,
         invitation_id=987_654,
         claim_id=world.fresh_claim() if path in DECIDING else world.claim_id,
+        subscription_id=world.fresh_subscription() if path.endswith(":decide") else world.subscription_id,
     )
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
@@ -380,6 +424,10 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("POST", "/api/v1/claims/{claim_id}:reject"): {"json": {"reason": "not theirs"}},
         ("POST", "/api/v1/claims/{claim_id}:revoke"): {"json": {"reason": "no longer ours"}},
         ("POST", "/claims/confirm"): {"data": {"token": "not-a-link"}},
+        ("POST", "/api/v1/organizations/{organization_id}/subscriptions"): {
+            "json": {"name": "matrix", "claim_ids": [world.verified_claim], "delivery": "pull"}
+        },
+        ("POST", "/api/v1/subscriptions/{subscription_id}:decide"): {"json": {"decision": "approve"}},
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
     response: httpx.Response = world.client.request(method, url, **kwargs)

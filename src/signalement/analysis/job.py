@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select, update
 
 from signalement.domain.claims import ClaimKind
 from signalement.domain.reports import ReportKind, ReportStatus
+from signalement.feedback.complaints import any_grant, match_job
 from signalement.ingest.intake import ANALYZE_TASK
 from signalement.mail.arf import read_feedback
 from signalement.mail.trust import TrustContext
@@ -18,6 +19,7 @@ from signalement.settings import Settings
 from signalement.store.analysis import save_analysis
 from signalement.store.claims import verified
 from signalement.store.db import read
+from signalement.store.sql import utcnow
 from signalement.store.tables import organizations, reports, users
 from signalement.verdict.analysis import analyze_message, analyze_sms
 from signalement.work.port import Payload, TaskContext, TaskSpec
@@ -86,6 +88,8 @@ def analyze_report(ctx: TaskContext, payload: Payload) -> None:
     facts = facts_for(row.kind, ctx.blobs.get(row.sha256), context)  # CPU work outside any transaction
     with ctx.engine.begin() as conn:
         save_analysis(conn, report_id, row.received_at, facts)
+        if any_grant(conn):  # members' feedback loops: matched in a job of its own
+            ctx.queue.enqueue(conn, match_job(report_id, utcnow().isoformat()))
 
 
 def _trust(conn: Connection, settings: Settings, row: Any) -> TrustContext:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from signalement.analysis.job import ANALYZE
+from signalement.feedback.complaints import MATCH as FEEDBACK_MATCH
 from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIRE
 from signalement.members.invitation_mail import INVITATION_MAIL
 from signalement.members.postmaster import POSTMASTER_MAIL
@@ -40,4 +41,4 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 def all_tasks() -> dict[str, TaskSpec]:
     tasks = (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, INVITATION_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)
-    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL)}
+    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL, FEEDBACK_MATCH)}

@@ -1,0 +1,1 @@
+"""Feedback loops out: complaints matched to members' subscriptions, made and delivered (docs/feedback-loops.md)."""

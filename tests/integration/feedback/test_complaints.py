@@ -1,0 +1,83 @@
+"""Reports become complaints for the subscriptions their source approved, on authenticated identities only: a
+forged From or a failing signature is counted as unverified and never queued for delivery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from signalement.domain.accounts import Role
+from signalement.domain.claims import ClaimKind, Proof
+from signalement.domain.feedback import ASSOCIATION, Content, Delivery, Format, organization_source
+from signalement.domain.members import OrgKind
+from signalement.domain.reports import ReportedCategory
+from signalement.ingest.intake import Submission, Submitter
+from signalement.platform import Platform
+from signalement.store import claims, feedback, organizations
+from signalement.store.tables import complaints
+from signalement.store.tables import users as people
+from tests.conftest import Users, run_jobs_until_idle
+
+MAIL = Path(__file__).parents[2] / "fixtures" / "mail"
+SIGNED = (MAIL / "ham-gmail-secureserver-authres-srs.eml").read_bytes()  # Gmail's results: yahoo.com passes DKIM
+SPOOF = (MAIL / "phishing-bbva-mx-spoof-replyto-authres.eml").read_bytes()  # From bbva.mx, forged results
+
+
+def _loop(platform: Platform, name: str, domain: str, staff: int, *sources: str) -> int:
+    """An organization with a verified domain claim and a pull loop on it, approved by these sources."""
+    with platform.engine.begin() as conn:
+        organization_id = organizations.create(conn, name, OrgKind.SENDER)
+        claim = claims.create(conn, organization_id, ClaimKind.DOMAIN, domain, created_by=None)
+        claims.mark_verified(conn, claim, Proof.DNS_TXT, by=None)
+        subscription_id = feedback.create(conn, organization_id, name="loop", claim_ids=[claim.id],
+                                          delivery=Delivery.PULL, address=None, webhook_url=None,
+                                          feedback_format=Format.ARF, content=Content.FULL, recipient_headers=(),
+                                          unsubscribe=False, created_by=staff)  # fmt: skip
+        for source in sources:
+            feedback.decide_grant(conn, subscription_id, source, "approve", by=staff, reason=None)
+    return subscription_id
+
+
+def _complaints(platform: Platform) -> list[Any]:
+    with platform.engine.connect() as conn:
+        return list(conn.execute(select(complaints).order_by(complaints.c.report_id)))
+
+
+def _report(platform: Platform, user_id: int, raw: bytes, category: ReportedCategory | None) -> int:
+    return platform.intake.accept(Submitter.user(user_id), Submission(raw=raw, reported_category=category)).report_id
+
+
+def test_authenticated_matches_are_complaints_and_forgeries_only_counted(platform: Platform, users: Users) -> None:
+    staff, _ = users.create(Role.ABUSE_MANAGER)
+    reporter, _ = users.create()
+    yahoo = _loop(platform, "Yahoo-like", "yahoo.com", staff, ASSOCIATION)
+    bbva = _loop(platform, "Bank", "bbva.mx", staff, ASSOCIATION)
+    signed = _report(platform, reporter, SIGNED, ReportedCategory.SPAM)
+    spoof = _report(platform, reporter, SPOOF, ReportedCategory.PHISHING)
+    _report(platform, reporter, SIGNED.replace(b"Subject:", b"X-Test: 2\r\nSubject:", 1), None)  # no complaint
+    run_jobs_until_idle(platform)
+    found = [(c.report_id, c.subscription_id, c.match_kind, c.authenticated, c.state) for c in _complaints(platform)]
+    assert found == [
+        (signed, yahoo, "domain", True, "queued"),
+        (spoof, bbva, "domain", False, "unverified"),  # the From is forged: counted, never delivered
+    ]
+
+
+def test_only_the_sources_that_approved_count(platform: Platform, users: Users) -> None:
+    staff, _ = users.create(Role.ABUSE_MANAGER)
+    with platform.engine.begin() as conn:
+        provider = organizations.create(conn, "Mailbox Co", OrgKind.MAILBOX_PROVIDER)
+    pusher, _ = users.create(Role.MEMBER_ANALYST)
+    with platform.engine.begin() as conn:
+        conn.execute(update(people).where(people.c.id == pusher).values(organization_id=provider))
+    yahoo = _loop(platform, "Yahoo-like", "yahoo.com", staff, ASSOCIATION)
+    _report(platform, pusher, SIGNED, ReportedCategory.SPAM)  # the provider's user: the provider did not approve
+    run_jobs_until_idle(platform)
+    assert _complaints(platform) == []
+    with platform.engine.begin() as conn:
+        feedback.decide_grant(conn, yahoo, organization_source(provider), "approve", by=staff, reason=None)
+    again = _report(platform, pusher, SIGNED.replace(b"Subject:", b"X-Again: 1\r\nSubject:", 1), ReportedCategory.SPAM)
+    run_jobs_until_idle(platform)
+    assert [(c.report_id, c.state) for c in _complaints(platform)] == [(again, "queued")]

@@ -17,8 +17,9 @@ from signalement.domain.claims import ClaimKind
 from signalement.domain.feedback import ASSOCIATION, ComplaintState, GrantState, organization_source
 from signalement.domain.matching import MATCHED_KINDS, ClaimIndex, Match, identities_from_facts
 from signalement.domain.members import OrgKind
-from signalement.domain.reports import ReportedCategory, VerdictCategory
+from signalement.domain.reports import ReportedCategory
 from signalement.mail.domains import is_subdomain
+from signalement.mail.feedback_out import complaint_category
 from signalement.settings import Settings
 from signalement.store import feedback as store
 from signalement.store.sql import insert_ignore_many, utcnow
@@ -26,7 +27,6 @@ from signalement.store.tables import complaints, feedback_grants, organizations,
 from signalement.work.port import JobRequest, Payload, TaskContext, TaskSpec
 
 MATCH_TASK = "feedback_match"
-HARMFUL = {VerdictCategory.PHISHING, VerdictCategory.MALWARE, VerdictCategory.SCAM, VerdictCategory.SPAM}
 _SIGNED = {ClaimKind.FEEDBACK_ID, ClaimKind.LIST_ID}
 
 
@@ -56,14 +56,12 @@ def report_source(conn: Connection, settings: Settings, reporter_org: int | None
 
 
 def is_complaint(row: Any) -> bool:
-    """A report that says the message was unwanted: its reporter said so (a "this is spam" click is a complaint
-    even about a newsletter the analysis finds legitimate), or the analysis found it harmful. Never a feedback
-    report of another kind than a complaint (not-spam, auth-failure ...)."""
-    if row.feedback not in (None, "complaint"):
+    """A report that says the message was unwanted (signalement.mail.feedback_out's table): never a feedback report
+    of another kind than a complaint, never a message the analysis found genuine unless its reporter called it
+    spam; a report with neither a verdict nor its reporter's word is no complaint either."""
+    if row.verdict_category is None and row.reported_category in (None, ReportedCategory.UNKNOWN):
         return False
-    if row.reported_category in (ReportedCategory.SPAM, ReportedCategory.PHISHING, ReportedCategory.SCAM):
-        return True
-    return row.verdict_category in HARMFUL
+    return complaint_category(row.verdict_category, row.reported_category, report_kind=row.feedback) is not None
 
 
 def match_complaints(ctx: TaskContext, payload: Payload) -> None:

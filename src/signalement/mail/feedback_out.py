@@ -11,11 +11,13 @@ the platform's verdict when there is one, else from what the reporter said:
 | phishing              | fraud  | fraud | fraud    | fraud | fraud   |
 | scam                  | fraud  | fraud | fraud    | fraud | fraud   |
 | malware               | virus  | virus | virus    | virus | virus   |
-| legitimate            | -      | -     | -        | -     | -       |
+| legitimate            | -      | abuse | -        | -     | -       |
 
 `-`: nothing is sent. Nothing is sent either for a feedback report that is not a complaint (a `not-spam`,
 `auth-failure` or unknown type read by signalement.mail.arf): `not-spam` is never sent as a complaint. `other` is
-never produced. The verdict wins over the reporter's word: it is the analysis of the message itself.
+never produced. The verdict wins over the reporter's word: it is the analysis of the message itself, but for one
+case: a person who calls a message the analysis finds legitimate spam (a newsletter they no longer want) did not
+want it, and its sender should stop sending to them, as mailbox providers' own loops report every such click.
 
 Why phishing is `fraud` and not `abuse`: the registry defines `fraud` as "some kind of fraud or phishing activity"
 and `abuse` as "unsolicited email or some other kind of email abuse"; and the receiver acts differently. On `abuse`
@@ -131,6 +133,8 @@ def complaint_category(
     if report_kind is not None and FeedbackKind(report_kind) is not FeedbackKind.COMPLAINT:
         return None
     category = VerdictCategory(verdict) if verdict is not None else _FROM_REPORTED[_reported(reported)]
+    if category is VerdictCategory.LEGITIMATE and _reported(reported) is ReportedCategory.SPAM:
+        return VerdictCategory.SPAM  # unwanted, if genuine: its sender should stop sending to this person
     return None if FEEDBACK_TYPES[category] is None else category
 
 

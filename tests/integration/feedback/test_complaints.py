@@ -55,7 +55,7 @@ def test_authenticated_matches_are_complaints_and_forgeries_only_counted(platfor
     yahoo = _loop(platform, "Yahoo-like", "yahoo.com", staff, ASSOCIATION)
     bbva = _loop(platform, "Bank", "bbva.mx", staff, ASSOCIATION)
     signed = _report(platform, reporter, SIGNED, ReportedCategory.SPAM)
-    spoof = _report(platform, reporter, SPOOF, ReportedCategory.PHISHING)
+    spoof = _report(platform, reporter, SPOOF, ReportedCategory.SPAM)
     _report(platform, reporter, SIGNED.replace(b"Subject:", b"X-Test: 2\r\nSubject:", 1), None)  # no complaint
     run_jobs_until_idle(platform)
     found = [(c.report_id, c.subscription_id, c.match_kind, c.authenticated, c.state) for c in _complaints(platform)]

@@ -14,16 +14,17 @@ from typing import Any
 from sqlalchemy import Connection, exists, select
 
 from signalement.domain.claims import ClaimKind
-from signalement.domain.feedback import ASSOCIATION, ComplaintState, GrantState, organization_source
+from signalement.domain.feedback import ASSOCIATION, ComplaintState, Delivery, GrantState, organization_source
 from signalement.domain.matching import MATCHED_KINDS, ClaimIndex, Match, identities_from_facts
 from signalement.domain.members import OrgKind
 from signalement.domain.reports import ReportedCategory
+from signalement.feedback.delivery import deliver_job
 from signalement.mail.domains import is_subdomain
 from signalement.mail.feedback_out import complaint_category
 from signalement.settings import Settings
 from signalement.store import feedback as store
 from signalement.store.sql import insert_ignore_many, utcnow
-from signalement.store.tables import complaints, feedback_grants, organizations, reports, users
+from signalement.store.tables import complaints, feedback_grants, feedback_subscriptions, organizations, reports, users
 from signalement.work.port import JobRequest, Payload, TaskContext, TaskSpec
 
 MATCH_TASK = "feedback_match"
@@ -111,6 +112,21 @@ def match_complaints(ctx: TaskContext, payload: Payload) -> None:
                 for subscription_id, (match, authenticated) in sorted(best.items())
             ],
         )
+        ctx.queue.enqueue_many(conn, [deliver_job(i) for i in _to_deliver(conn, report_id)])
+
+
+def _to_deliver(conn: Connection, report_id: int) -> list[int]:
+    """The report's complaints that go out by mail or webhook (a pull subscription's wait to be fetched)."""
+    query = (
+        select(complaints.c.id)
+        .join(feedback_subscriptions, feedback_subscriptions.c.id == complaints.c.subscription_id)
+        .where(
+            complaints.c.report_id == report_id,
+            complaints.c.state == ComplaintState.QUEUED,
+            feedback_subscriptions.c.delivery.in_([Delivery.SMTP, Delivery.WEBHOOK]),
+        )
+    )
+    return list(conn.execute(query).scalars())
 
 
 def _signed_by_own(match: Match[int], own_domains: list[str]) -> bool:

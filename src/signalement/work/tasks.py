@@ -8,6 +8,7 @@ from sqlalchemy import delete
 
 from signalement.analysis.job import ANALYZE
 from signalement.feedback.complaints import MATCH as FEEDBACK_MATCH
+from signalement.feedback.delivery import DELIVER as FEEDBACK_DELIVER
 from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIRE
 from signalement.members.invitation_mail import INVITATION_MAIL
 from signalement.members.postmaster import POSTMASTER_MAIL
@@ -41,4 +42,4 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 def all_tasks() -> dict[str, TaskSpec]:
     tasks = (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, INVITATION_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)
-    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL, FEEDBACK_MATCH)}
+    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL, FEEDBACK_MATCH, FEEDBACK_DELIVER)}

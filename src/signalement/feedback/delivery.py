@@ -1,0 +1,172 @@
+"""A complaint as its member receives it, and its delivery, at least once.
+
+The payload: the reported message redacted for this subscription (RFC 6590, its own key: the member counts repeat
+complainers and learns nobody), as ARF or X-ARF, whole or headers only. The same complaint always gives the same
+Message-ID and report id, so a retry is recognizably the same.
+
+Delivery: by SMTP through the platform's relay, or by a webhook signed `t=<time>,v1=<HMAC>`, through the work
+queue: a failure is retried with backoff, and after the last attempt the complaint is `dead`, shown to the member
+(its subscription's counts) and to staff (the queue's dead letters). A pull subscription's complaints wait for
+`GET /api/v1/feedback`.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+
+import httpx
+from sqlalchemy import Connection, select, update
+
+from signalement.domain.feedback import WEBHOOK_HEADER, ComplaintState, Content, Delivery, Format, webhook_signature
+from signalement.domain.ports import BlobStore
+from signalement.mail.facts import header_block
+from signalement.mail.feedback_out import (
+    Organization,
+    build_arf,
+    build_xarf,
+    complaint_category,
+    complaint_from_facts,
+    complaint_message_id,
+    complaint_report_id,
+)
+from signalement.mail.redact import redact_headers, redact_message
+from signalement.settings import Settings
+from signalement.store import feedback as store
+from signalement.store.sql import utcnow
+from signalement.store.tables import complaints, reports, users
+from signalement.work.port import JobRequest, Payload, TaskContext, TaskSpec
+
+DELIVER_TASK = "feedback_deliver"
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+_RECIPIENT_FIELDS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to")
+
+
+def deliver_job(complaint_id: int) -> JobRequest:
+    return JobRequest(DELIVER_TASK, {"complaint_id": complaint_id}, key=f"{DELIVER_TASK}:{complaint_id}")
+
+
+@dataclass(frozen=True)
+class Built:
+    body: bytes
+    content_type: str
+    message_id: str
+
+
+def build(
+    conn: Connection, settings: Settings, blobs: BlobStore, complaint_id: int
+) -> tuple[Built, store.Subscription]:
+    """The complaint's payload for its subscription (RedactionError rather than a leak)."""
+    row = conn.execute(
+        select(complaints, reports.c.sha256, reports.c.facts, reports.c.received_at, reports.c.verdict_category,
+               reports.c.reported_category, reports.c.feedback, users.c.email, users.c.display_name)
+        .join(reports, reports.c.id == complaints.c.report_id)
+        .outerjoin(users, users.c.id == reports.c.reporter_id)
+        .where(complaints.c.id == complaint_id)
+    ).one()  # fmt: skip
+    subscription = store.get(conn, row.subscription_id)
+    assert subscription is not None
+    raw = blobs.get(row.sha256)
+    addresses = _reporter_addresses(raw, row.email)
+    _, key = store.keys(settings.server_secret(), subscription.secret_nonce)
+    headers_only = subscription.content is Content.HEADERS
+    redact = redact_headers if headers_only else redact_message
+    names = [row.display_name] if row.display_name else []
+    redacted = redact(raw, addresses, key, names=names, recipient_id_headers=subscription.recipient_headers)
+    category = complaint_category(row.verdict_category, row.reported_category, report_kind=row.feedback)
+    assert category is not None  # only complaints were made
+    complaint = complaint_from_facts(
+        row.facts,
+        redacted.data,
+        category=category,
+        report_id=complaint_report_id(complaint_id, subscription.id),
+        reported_at=row.received_at,
+        original_is_headers=headers_only,
+        reporter_addresses=addresses,
+    )
+    sender = settings.effective_mail_from
+    domain = sender.rpartition("@")[2] or "localhost"
+    message_id = complaint_message_id(complaint_id, subscription.id, domain)
+    if subscription.format is Format.XARF:
+        body = build_xarf(complaint, reporter=Organization("signalement", sender, domain), headers_only=headers_only)
+        return Built(body, "application/json", message_id), subscription
+    body = build_arf(
+        complaint,
+        from_addr=sender,
+        to_addr=subscription.address or sender,
+        subject=f"Complaint {complaint.feedback_type} / Plainte",
+        message_id=message_id,
+        date=row.created_at,
+        headers_only=headers_only,
+    )
+    return Built(body, "message/rfc822", message_id), subscription
+
+
+def _reporter_addresses(raw: bytes, account: str | None) -> list[str]:
+    """Whom to hide: the reporter's account, and every recipient the message names (a spam's To holds the reporter,
+    often among others)."""
+    head = BytesHeaderParser().parsebytes(header_block(raw))
+    values = [str(v) for field in _RECIPIENT_FIELDS for v in head.get_all(field) or []]
+    found = {address.lower() for _, address in getaddresses(values) if "@" in address}
+    return sorted(found | ({account.lower()} if account else set()))
+
+
+def deliver(ctx: TaskContext, payload: Payload) -> None:
+    complaint_id = int(payload["complaint_id"])
+    with ctx.engine.connect() as conn:
+        state = conn.execute(select(complaints.c.state).where(complaints.c.id == complaint_id)).scalar()
+        if state != ComplaintState.QUEUED:
+            return
+        built, subscription = build(conn, ctx.settings, ctx.blobs, complaint_id)
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            update(complaints).where(complaints.c.id == complaint_id).values(attempts=complaints.c.attempts + 1)
+        )
+    if subscription.delivery is Delivery.SMTP:
+        _mail(ctx.settings, subscription, built)
+    elif subscription.delivery is Delivery.WEBHOOK:
+        _post(ctx.settings, subscription, built)
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            update(complaints)
+            .where(complaints.c.id == complaint_id)
+            .values(state=ComplaintState.DELIVERED, delivered_at=utcnow(), last_error=None)
+        )
+
+
+def _mail(settings: Settings, subscription: store.Subscription, built: Built) -> None:
+    if not settings.mail_relay or not subscription.address:
+        raise RuntimeError("no mail relay configured (SIGNALEMENT_MAIL_RELAY): the complaint waits")
+    host, _, port = settings.mail_relay.rpartition(":")
+    with smtplib.SMTP(host or settings.mail_relay, int(port) if port.isdigit() else 25, timeout=30) as client:
+        client.ehlo()
+        options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
+        client.sendmail(settings.effective_mail_from, [subscription.address], built.body, mail_options=options)
+
+
+def _post(settings: Settings, subscription: store.Subscription, built: Built) -> None:
+    assert subscription.webhook_url is not None
+    secret, _ = store.keys(settings.server_secret(), subscription.secret_nonce)
+    headers = {
+        "Content-Type": built.content_type,
+        WEBHOOK_HEADER: webhook_signature(secret, int(time.time()), built.body),
+        "Idempotency-Key": built.message_id,
+    }
+    response = httpx.post(
+        subscription.webhook_url, content=built.body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS
+    )
+    response.raise_for_status()
+
+
+def mark_dead(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:
+    conn.execute(
+        update(complaints)
+        .where(complaints.c.id == int(payload["complaint_id"]))
+        .values(state=ComplaintState.DEAD, last_error=error.strip().splitlines()[-1][:500])
+    )
+
+
+DELIVER = TaskSpec(DELIVER_TASK, deliver, on_dead=mark_dead)

@@ -1,0 +1,169 @@
+"""Complaints delivered at least once: by SMTP through a real relay that fails before it accepts (one mail, the
+same Message-ID on every attempt, no reporter's address in it), to a dead letter when it never accepts, and by a
+signed webhook to a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from aiosmtpd.smtp import Envelope
+from sqlalchemy import select
+
+from signalement.domain.accounts import Role
+from signalement.domain.claims import ClaimKind, Proof
+from signalement.domain.feedback import ASSOCIATION, WEBHOOK_HEADER, Content, Delivery, Format, webhook_verified
+from signalement.domain.members import OrgKind
+from signalement.domain.reports import ReportedCategory
+from signalement.ingest.intake import Submission, Submitter
+from signalement.mail.arf import read_feedback
+from signalement.mail.facts import is_feedback_report
+from signalement.platform import Platform
+from signalement.settings import Settings
+from signalement.store import claims, feedback, organizations
+from signalement.store.accounts import create_user
+from signalement.store.migrate import upgrade
+from signalement.store.tables import complaints
+from tests.conftest import run_jobs_until_idle
+from tests.pg import free_port
+from tests.relay import Relay
+
+SIGNED = (Path(__file__).parents[2] / "fixtures" / "mail" / "ham-gmail-secureserver-authres-srs.eml").read_bytes()
+REPORTER = "jean.dupont@example.org"
+HIDDEN = (REPORTER, "user3@example.com", "user1@example.com")  # the account, and the message's own recipients
+
+
+class FlakyRelay(Relay):
+    """A real SMTP relay that refuses the first `failures` messages with a temporary error."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.refused = 0
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        if self.refused < self.failures:
+            self.refused += 1
+            return "451 4.3.0 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _platform(settings: Settings, **changes: Any) -> Platform:
+    sender = {"mail_from": "feedback@association.example.org"}  # X-ARF wants a contact with a real domain
+    platform = Platform(settings.model_copy(update=sender | changes))
+    upgrade(platform.engine)
+    return platform
+
+
+def _complaint_for(platform: Platform, delivery: Delivery, **where: Any) -> None:
+    """A sender whose domain passed DKIM, its loop approved by the association, and one report of its mail."""
+    with platform.engine.begin() as conn:
+        staff = create_user(conn, "abuse@association.example", Role.ABUSE_MANAGER)
+        reporter = create_user(conn, REPORTER, Role.REPORTER, display_name="Jean Dupont")
+        organization_id = organizations.create(conn, "Yahoo-like", OrgKind.SENDER)
+        claim = claims.create(conn, organization_id, ClaimKind.DOMAIN, "yahoo.com", created_by=None)
+        claims.mark_verified(conn, claim, Proof.DNS_TXT, by=None)
+        subscription = feedback.create(conn, organization_id, name="loop", claim_ids=[claim.id], delivery=delivery,
+                                       address=where.get("address"), webhook_url=where.get("webhook_url"),
+                                       feedback_format=where.get("format", Format.ARF), content=Content.FULL,
+                                       recipient_headers=(), unsubscribe=False, created_by=staff)  # fmt: skip
+        feedback.decide_grant(conn, subscription, ASSOCIATION, "approve", by=staff, reason=None)
+    submission = Submission(raw=SIGNED, reported_category=ReportedCategory.SPAM)
+    platform.intake.accept(Submitter.user(reporter), submission)
+
+
+def _states(platform: Platform) -> list[tuple[str, int]]:
+    with platform.engine.connect() as conn:
+        return [(r.state, r.attempts) for r in conn.execute(select(complaints.c.state, complaints.c.attempts))]
+
+
+def _assert_hidden(payload: bytes) -> None:
+    lowered = payload.lower()
+    for address in HIDDEN:
+        assert address.encode() not in lowered
+        assert base64.b64encode(address.encode()) not in payload
+
+
+def test_smtp_delivery_survives_a_relay_that_fails_then_accepts(settings: Settings) -> None:
+    relay = FlakyRelay(failures=2)
+    with relay:
+        platform = _platform(settings, mail_relay=relay.address)
+        try:
+            _complaint_for(platform, Delivery.SMTP, address="fbl@yahoo-like.example.com")
+            run_jobs_until_idle(platform, timeout=60)
+            assert _states(platform) == [("delivered", 3)]
+            (mail,) = relay.mails  # once, though attempted three times
+            assert relay.refused == 2
+            assert is_feedback_report(mail) and read_feedback(mail)[0].kind == "complaint"
+            _assert_hidden(mail)
+            assert BytesParser().parsebytes(mail)["To"] == "fbl@yahoo-like.example.com"
+        finally:
+            platform.close()
+
+
+def test_a_relay_that_never_accepts_makes_a_dead_letter(settings: Settings) -> None:
+    relay = FlakyRelay(failures=1000)
+    with relay:
+        platform = _platform(settings, mail_relay=relay.address, job_max_attempts=3)
+        try:
+            _complaint_for(platform, Delivery.SMTP, address="fbl@yahoo-like.example.com")
+            run_jobs_until_idle(platform, timeout=60)
+            assert _states(platform) == [("dead", 3)]
+            assert relay.mails == []
+            with platform.engine.connect() as conn:
+                (dead,) = platform.queue.dead_jobs(conn)
+            assert dead.task == "feedback_deliver"  # staff see it among the queue's dead letters
+        finally:
+            platform.close()
+
+
+class _Endpoint(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    failures: ClassVar[int] = 1
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        failing = type(self).failures > 0
+        type(self).failures -= 1
+        self.send_response(500 if failing else 204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    _Endpoint.received, _Endpoint.failures = [], 1
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Endpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/complaints"
+    server.shutdown()
+
+
+def test_a_webhook_gets_the_complaint_signed_and_retried(settings: Settings, endpoint: str) -> None:
+    platform = _platform(settings)
+    try:
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, format=Format.XARF)
+        run_jobs_until_idle(platform, timeout=60)
+        assert _states(platform) == [("delivered", 2)]
+        (first_headers, first), (headers, body) = _Endpoint.received
+        assert first == body and first_headers["Idempotency-Key"] == headers["Idempotency-Key"]
+        with platform.engine.connect() as conn:
+            (subscription,) = feedback.listed(conn)
+        secret, _ = feedback.keys(platform.secret, subscription.secret_nonce)
+        assert webhook_verified(secret, headers[WEBHOOK_HEADER], body, now=int(time.time()))
+        assert not webhook_verified(secret, headers[WEBHOOK_HEADER], body + b" ", now=int(time.time()))
+        assert headers["Content-Type"] == "application/json" and b'"xarf_version"' in body
+        _assert_hidden(body)
+    finally:
+        platform.close()

@@ -8,23 +8,33 @@ users'. Another organization's subscription answers 404. Every decision is audit
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, HttpUrl, StringConstraints
 from sqlalchemy import Connection, select
 
 from signalement.domain.accounts import Role, Scope
-from signalement.domain.feedback import ASSOCIATION, Content, Delivery, Format, GrantState, organization_source
+from signalement.domain.feedback import (
+    ASSOCIATION,
+    ComplaintState,
+    Content,
+    Delivery,
+    Format,
+    GrantState,
+    organization_source,
+)
 from signalement.domain.members import OrgKind
+from signalement.feedback.delivery import build
 from signalement.store import audit
 from signalement.store import feedback as store
 from signalement.store.accounts import Principal
 from signalement.store.db import read
-from signalement.store.tables import claims, organizations
+from signalement.store.tables import claims, complaints, feedback_subscriptions, organizations
 from signalement.web.auth import require
-from signalement.web.deps import IdPath, PlatformDep, PrincipalDep, client_address
+from signalement.web.deps import MAX_ID, IdPath, PlatformDep, PrincipalDep, client_address
 from signalement.web.errors import ApiError, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["feedback loops"])
@@ -89,6 +99,23 @@ class FeedbackRequest(BaseModel):
 class DecisionIn(BaseModel):
     decision: Literal["approve", "refuse", "suspend", "resume"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class ComplaintOut(BaseModel):
+    id: int = Field(description="Increasing: pass the last one as `cursor` to get what follows.")
+    subscription_id: int
+    feedback_type: str | None
+    matched: str = Field(description="What of yours the report concerns: the IP, the domain, the sender id.")
+    match_kind: str
+    created_at: datetime
+    content_type: str = Field(description="message/rfc822 (ARF) or application/json (X-ARF).")
+    message_id: str = Field(description="Stable for this complaint: the same on every fetch.")
+    payload: str = Field(description="The report, base64-encoded; the reporter's addresses are redacted.")
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintOut]
+    next_cursor: int | None = Field(description="Pass as `cursor` to fetch what follows; null when nothing more.")
 
 
 class DecisionOut(BaseModel):
@@ -226,6 +253,41 @@ def resume_subscription(
     subscription_id: IdPath, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> SubscriptionOut:
     return _suspend(subscription_id, False, request, platform, principal)
+
+
+# -- complaints, pulled -----------------------------------------------------------------------------------------
+
+
+@router.get("/feedback", response_model=ComplaintPage, summary="Your complaints, in order, from a cursor")
+def pull_complaints(
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    cursor: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ComplaintPage:
+    """The complaints of your organization's `pull` loops after `cursor` (at least once: a client that lost its
+    place asks again from its last cursor and gets the same complaints, with the same message ids)."""
+    me = require(principal, Scope.FEEDBACK_READ)
+    if me.organization_id is None:
+        raise ApiError(403, "forbidden", "complaints go to member organizations")
+    with read(platform.engine) as conn:
+        ids = conn.execute(
+            select(complaints.c.id, complaints.c.subscription_id, complaints.c.feedback_type, complaints.c.matched,
+                   complaints.c.match_kind, complaints.c.created_at)
+            .join(feedback_subscriptions, feedback_subscriptions.c.id == complaints.c.subscription_id)
+            .where(feedback_subscriptions.c.organization_id == me.organization_id,
+                   feedback_subscriptions.c.delivery == Delivery.PULL,
+                   complaints.c.state.in_([ComplaintState.QUEUED, ComplaintState.DELIVERED]),
+                   complaints.c.id > cursor)
+            .order_by(complaints.c.id)
+            .limit(limit + 1)
+        ).all()  # fmt: skip
+        items = []
+        for row in ids[:limit]:
+            built, _ = build(conn, platform.settings, platform.blobs, row.id)
+            items.append(ComplaintOut(**row._asdict(), content_type=built.content_type, message_id=built.message_id,
+                                      payload=base64.b64encode(built.body).decode()))  # fmt: skip
+    return ComplaintPage(items=items, next_cursor=items[-1].id if len(ids) > limit else None)
 
 
 # -- the sources' decisions --------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.smtp import Envelope
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from signalement.domain.accounts import Role
 from signalement.domain.claims import ClaimKind, Proof
@@ -28,9 +29,11 @@ from signalement.mail.facts import is_feedback_report
 from signalement.platform import Platform
 from signalement.settings import Settings
 from signalement.store import claims, feedback, organizations
-from signalement.store.accounts import create_user
+from signalement.store.accounts import create_user, issue_token
 from signalement.store.migrate import upgrade
 from signalement.store.tables import complaints
+from signalement.store.tables import users as people
+from signalement.web.app import create_app
 from tests.conftest import run_jobs_until_idle
 from tests.pg import free_port
 from tests.relay import Relay
@@ -165,5 +168,31 @@ def test_a_webhook_gets_the_complaint_signed_and_retried(settings: Settings, end
         assert not webhook_verified(secret, headers[WEBHOOK_HEADER], body + b" ", now=int(time.time()))
         assert headers["Content-Type"] == "application/json" and b'"xarf_version"' in body
         _assert_hidden(body)
+    finally:
+        platform.close()
+
+
+def test_a_pull_loop_serves_its_complaints_from_a_cursor(settings: Settings) -> None:
+    platform = _platform(settings)
+    try:
+        _complaint_for(platform, Delivery.PULL)
+        run_jobs_until_idle(platform, timeout=60)
+        with platform.engine.begin() as conn:
+            (subscription,) = feedback.listed(conn)
+            member = create_user(conn, "fbl@yahoo-like.example.com", Role.MEMBER_ANALYST)
+            conn.execute(
+                update(people).where(people.c.id == member).values(organization_id=subscription.organization_id)
+            )
+            token = issue_token(conn, member, name="pull")
+        client = TestClient(create_app(platform), client=("127.0.0.1", 50000))
+        first = client.get("/api/v1/feedback", headers={"Authorization": f"Bearer {token}"}).json()
+        (item,) = first["items"]
+        arf = base64.b64decode(item["payload"])
+        assert item["feedback_type"] == "abuse" and read_feedback(arf)[0].kind == "complaint"
+        _assert_hidden(arf)
+        again = client.get("/api/v1/feedback?cursor=0", headers={"Authorization": f"Bearer {token}"}).json()
+        assert again["items"][0]["message_id"] == item["message_id"]  # at least once: the same complaint again
+        after = client.get(f"/api/v1/feedback?cursor={item['id']}", headers={"Authorization": f"Bearer {token}"})
+        assert after.json() == {"items": [], "next_cursor": None}
     finally:
         platform.close()

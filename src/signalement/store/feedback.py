@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from signalement.domain.claims import ClaimState
 from signalement.domain.feedback import Content, Delivery, Format, GrantState, decide
 from signalement.store.sql import utcnow
 from signalement.store.tables import (
     claims,
+    complaints,
     feedback_grants,
     feedback_subscription_claims,
     feedback_subscriptions,
@@ -213,3 +214,17 @@ def live_claims(conn: Connection, source: str) -> list[Live]:
         )
     )
     return [Live(r.id, r.claim_id, r.kind, r.value) for r in conn.execute(query)]
+
+
+def complaint_counts(conn: Connection, subscription_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Complaints per state for each subscription: what was delivered, what waits, what died, what was unverified."""
+    counts: dict[int, dict[str, int]] = {i: {} for i in subscription_ids}
+    if subscription_ids:
+        query = (
+            select(complaints.c.subscription_id, complaints.c.state, func.count())
+            .where(complaints.c.subscription_id.in_(list(subscription_ids)))
+            .group_by(complaints.c.subscription_id, complaints.c.state)
+        )
+        for subscription_id, state, count in conn.execute(query):
+            counts[subscription_id][state] = count
+    return counts

@@ -77,6 +77,9 @@ class SubscriptionOut(BaseModel):
         description="Each source of complaints and its decision: `association` (its reporters), and each mailbox "
         "provider by name (its users)."
     )
+    complaints: dict[str, int] = Field(
+        default_factory=dict, description="Its complaints by state: queued, delivered, dead, unverified."
+    )
     created_at: datetime
 
 
@@ -223,7 +226,9 @@ def list_subscriptions(
     _own(principal, organization_id)
     with read(platform.engine) as conn:
         sources = _providers(conn)
-        return [_out(s, sources) for s in store.listed(conn, organization_id=organization_id)]
+        found = store.listed(conn, organization_id=organization_id)
+        counts = store.complaint_counts(conn, [s.id for s in found])
+        return [_out(s, sources).model_copy(update={"complaints": counts[s.id]}) for s in found]
 
 
 def _suspend(

@@ -122,7 +122,10 @@ def test_a_relay_that_never_accepts_makes_a_dead_letter(settings: Settings) -> N
             assert relay.mails == []
             with platform.engine.connect() as conn:
                 (dead,) = platform.queue.dead_jobs(conn)
-            assert dead.task == "feedback_deliver"  # staff see it among the queue's dead letters
+                (subscription,) = feedback.listed(conn)
+                assert feedback.complaint_counts(conn, [subscription.id]) == {subscription.id: {"dead": 1}}
+            assert dead.task == "feedback_deliver"  # staff see it among the queue's dead letters, the member in its
+            # subscription's counts (GET /api/v1/organizations/{id}/subscriptions)
         finally:
             platform.close()
 

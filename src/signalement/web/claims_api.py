@@ -8,6 +8,7 @@ members only that one exists. Every act that changes a claim is audited in the t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, Literal
@@ -391,15 +392,7 @@ def approve_claim(
     claim_id: IdPath, body: ApproveIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> ClaimOut:
     me = require_staff(principal, Scope.CLAIMS_WRITE)
-    with platform.engine.begin() as conn:
-        try:
-            claim = store.approve(
-                conn, _visible(conn, me, claim_id, for_update=True), by=me.user_id, reason=body.reason
-            )
-        except store.ClaimStateError as error:
-            raise _state_error(error) from None
-        _audit(conn, me.email, "claim.approve", claim, client_address(request), reason=body.reason)
-        return _out(conn, me, claim)
+    return _decide(platform, me, claim_id, request, "approve", store.approve, body.reason)
 
 
 @router.post(
@@ -412,13 +405,7 @@ def reject_claim(
     claim_id: IdPath, body: ReasonIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> ClaimOut:
     me = require_staff(principal, Scope.CLAIMS_WRITE)
-    with platform.engine.begin() as conn:
-        try:
-            claim = store.reject(conn, _visible(conn, me, claim_id, for_update=True), by=me.user_id, reason=body.reason)
-        except store.ClaimStateError as error:
-            raise _state_error(error) from None
-        _audit(conn, me.email, "claim.reject", claim, client_address(request), reason=body.reason)
-        return _out(conn, me, claim)
+    return _decide(platform, me, claim_id, request, "reject", store.reject, body.reason)
 
 
 @router.post(
@@ -433,12 +420,25 @@ def revoke_claim(
     """Nothing is shared because of it from the next request on. Its organization's people with `claims:write`,
     or staff abuse managers."""
     me = require(principal, Scope.CLAIMS_WRITE)
+    return _decide(platform, me, claim_id, request, "revoke", store.revoke, body.reason)
+
+
+def _decide(
+    platform: Platform,
+    me: Principal,
+    claim_id: int,
+    request: Request,
+    action: str,
+    decide: Callable[..., store.Claim],
+    reason: str | None,
+) -> ClaimOut:
+    """A decision on a claim (store.approve, reject or revoke), in one transaction with its audit entry."""
     with platform.engine.begin() as conn:
         try:
-            claim = store.revoke(conn, _visible(conn, me, claim_id, for_update=True), by=me.user_id, reason=body.reason)
+            claim = decide(conn, _visible(conn, me, claim_id, for_update=True), by=me.user_id, reason=reason)
         except store.ClaimStateError as error:
             raise _state_error(error) from None
-        _audit(conn, me.email, "claim.revoke", claim, client_address(request), reason=body.reason)
+        _audit(conn, me.email, f"claim.{action}", claim, client_address(request), reason=reason)
         return _out(conn, me, claim)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from signalement.domain.accounts import Scope
+from signalement.domain.accounts import Role, Scope
 from signalement.store.accounts import Principal
 from signalement.store.credentials import BasicCache, Credentials
 from signalement.web.errors import ApiError
@@ -72,3 +72,19 @@ def require_staff(principal: Principal | None, scope: Scope = Scope.REPORTS_READ
     if not principal.is_staff:
         raise ApiError(403, "forbidden", "staff only")
     return principal
+
+
+def require_in_organization(
+    principal: Principal | None,
+    organization_id: int,
+    roles: frozenset[Role] | None = None,
+    scope: Scope = Scope.REPORTS_READ,
+) -> Principal:
+    """Staff, or a member of this organization, with one of `roles` when given. Anyone else gets 404: another
+    organization's existence is not theirs to learn."""
+    caller = require(principal, scope)
+    if not caller.sees(organization_id):
+        raise ApiError(404, "not_found", "no such organization")
+    if roles is not None and caller.role not in roles:
+        raise ApiError(403, "forbidden", "your role may not do this for the organization")
+    return caller

@@ -33,7 +33,7 @@ from signalement.store import feedback as store
 from signalement.store.accounts import Principal
 from signalement.store.db import read
 from signalement.store.tables import claims, complaints, feedback_subscriptions, organizations
-from signalement.web.auth import require
+from signalement.web.auth import require, require_in_organization
 from signalement.web.deps import MAX_ID, IdPath, PlatformDep, PrincipalDep, client_address
 from signalement.web.errors import ApiError, not_found
 
@@ -146,12 +146,7 @@ def _out(subscription: store.Subscription, sources: dict[str, str]) -> Subscript
 
 
 def _own(principal: Principal | None, organization_id: int, roles: frozenset[Role] | None = None) -> Principal:
-    me = require(principal, Scope.FEEDBACK_READ)
-    if not me.sees(organization_id):
-        raise not_found("organization")
-    if roles is not None and me.role not in roles:
-        raise ApiError(403, "forbidden", "your role may not do this for the organization")
-    return me
+    return require_in_organization(principal, organization_id, roles, Scope.FEEDBACK_READ)
 
 
 def _source_of(conn: Connection, me: Principal) -> str:

@@ -22,7 +22,7 @@ from signalement.store import audit
 from signalement.store import organizations as orgs
 from signalement.store.accounts import Principal, issue_token
 from signalement.store.db import read
-from signalement.web.auth import require
+from signalement.web.auth import require, require_in_organization
 from signalement.web.deps import IdPath, PlatformDep, PrincipalDep, client_address
 from signalement.web.errors import ApiError, not_found
 
@@ -137,17 +137,6 @@ class TokenCreated(BaseModel):
 # -- who may --------------------------------------------------------------------------------------------------
 
 
-def _allowed(principal: Principal | None, organization_id: int, roles: frozenset[Role] | None = None) -> Principal:
-    """Staff, or a member of this organization, with one of `roles` when given. Anyone else gets 404: another
-    organization's existence is not theirs to learn."""
-    caller = require(principal, Scope.REPORTS_READ)
-    if not caller.sees(organization_id):
-        raise not_found("organization")
-    if roles is not None and caller.role not in roles:
-        raise ApiError(403, "forbidden", "your role may not do this for the organization")
-    return caller
-
-
 def _staff(principal: Principal | None, roles: frozenset[Role]) -> Principal:
     caller = require(principal, Scope.REPORTS_READ)
     if caller.role not in roles:
@@ -203,7 +192,7 @@ def list_organizations(platform: PlatformDep, principal: PrincipalDep) -> list[O
 
 @router.get("/organizations/{organization_id}", response_model=OrganizationOut, summary="An organization")
 def get_organization(organization_id: IdPath, platform: PlatformDep, principal: PrincipalDep) -> OrganizationOut:
-    _allowed(principal, organization_id)
+    require_in_organization(principal, organization_id)
     with read(platform.engine) as conn:
         return _out(_existing(conn, organization_id))
 
@@ -212,7 +201,7 @@ def get_organization(organization_id: IdPath, platform: PlatformDep, principal: 
 def patch_organization(
     organization_id: IdPath, body: OrganizationPatch, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> OrganizationOut:
-    caller = _allowed(principal, organization_id, STAFF_ADMIN)
+    caller = require_in_organization(principal, organization_id, STAFF_ADMIN)
     with platform.engine.begin() as conn:
         _existing(conn, organization_id)
         try:
@@ -233,7 +222,7 @@ def put_entitlements(
     organization_id: IdPath, body: EntitlementsIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> OrganizationOut:
     """The ceiling of everything shared with the organization, whatever its tokens say; effective at once."""
-    caller = _allowed(principal, organization_id, ENTITLERS)
+    caller = require_in_organization(principal, organization_id, ENTITLERS)
     with platform.engine.begin() as conn:
         _existing(conn, organization_id)
         orgs.set_entitlements(conn, organization_id, body.domain())
@@ -249,7 +238,7 @@ def put_entitlements(
 
 @router.get("/organizations/{organization_id}/members", response_model=list[MemberOut], summary="Its people")
 def list_members(organization_id: IdPath, platform: PlatformDep, principal: PrincipalDep) -> list[MemberOut]:
-    _allowed(principal, organization_id, MANAGERS | ENTITLERS | {Role.ANALYST})
+    require_in_organization(principal, organization_id, MANAGERS | ENTITLERS | {Role.ANALYST})
     with read(platform.engine) as conn:
         _existing(conn, organization_id)
         return [MemberOut(**m.__dict__) for m in orgs.members(conn, organization_id)]
@@ -267,7 +256,7 @@ def patch_member(
     principal: PrincipalDep,
 ) -> MemberOut:
     """A member's role among the member roles, or disable them. The last member admin stays."""
-    caller = _allowed(principal, organization_id, MANAGERS)
+    caller = require_in_organization(principal, organization_id, MANAGERS)
     if body.role is None and body.disabled is None:
         raise ApiError(422, "nothing_to_change", "give a role, or disabled")
     if body.role is not None and body.role not in MEMBER_ROLES:
@@ -311,7 +300,7 @@ def create_invitation(
     organization_id: IdPath, body: InvitationIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> InvitationOut:
     """The person gets a link by mail, valid for seven days and once."""
-    caller = _allowed(principal, organization_id, MANAGERS)
+    caller = require_in_organization(principal, organization_id, MANAGERS)
     if body.role not in MEMBER_ROLES:
         raise ApiError(422, "invalid_role", "invite as member_admin, member_analyst or member_abuse_manager")
     with platform.engine.begin() as conn:
@@ -329,7 +318,7 @@ def create_invitation(
     "/organizations/{organization_id}/invitations", response_model=list[InvitationOut], summary="Its invitations"
 )
 def list_invitations(organization_id: IdPath, platform: PlatformDep, principal: PrincipalDep) -> list[InvitationOut]:
-    _allowed(principal, organization_id, MANAGERS | ENTITLERS | {Role.ANALYST})
+    require_in_organization(principal, organization_id, MANAGERS | ENTITLERS | {Role.ANALYST})
     with read(platform.engine) as conn:
         _existing(conn, organization_id)
         return [_invitation_out(i) for i in orgs.invitations_of(conn, organization_id)]
@@ -341,7 +330,7 @@ def list_invitations(organization_id: IdPath, platform: PlatformDep, principal: 
 def delete_invitation(
     organization_id: IdPath, invitation_id: IdPath, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> Response:
-    caller = _allowed(principal, organization_id, MANAGERS)
+    caller = require_in_organization(principal, organization_id, MANAGERS)
     with platform.engine.begin() as conn:
         if not orgs.revoke_invitation(conn, organization_id, invitation_id):
             raise not_found("pending invitation")
@@ -368,7 +357,7 @@ def accept_invitation(body: AcceptIn, request: Request, platform: PlatformDep) -
 
 @router.get("/organizations/{organization_id}/tokens", response_model=list[TokenOut], summary="Its API tokens")
 def list_tokens(organization_id: IdPath, platform: PlatformDep, principal: PrincipalDep) -> list[TokenOut]:
-    _allowed(principal, organization_id, MANAGERS)
+    require_in_organization(principal, organization_id, MANAGERS)
     with read(platform.engine) as conn:
         _existing(conn, organization_id)
         return [TokenOut(**t.__dict__) for t in orgs.tokens(conn, organization_id)]
@@ -384,7 +373,7 @@ def create_token(
     organization_id: IdPath, body: TokenIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> TokenCreated:
     """Only its member admins: the token acts for the organization, with scopes within its entitlements."""
-    caller = _allowed(principal, organization_id, frozenset({Role.MEMBER_ADMIN}))
+    caller = require_in_organization(principal, organization_id, frozenset({Role.MEMBER_ADMIN}))
     with platform.engine.begin() as conn:
         entitlements = _existing(conn, organization_id).entitlements
         allowed = entitlements.bound(DEFAULT_SCOPES[Role.MEMBER_ADMIN])
@@ -403,7 +392,7 @@ def create_token(
 def delete_token(
     organization_id: IdPath, token_id: IdPath, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> Response:
-    caller = _allowed(principal, organization_id, MANAGERS)
+    caller = require_in_organization(principal, organization_id, MANAGERS)
     with platform.engine.begin() as conn:
         if not orgs.revoke_token(conn, organization_id, token_id):
             raise not_found("token")

@@ -202,6 +202,101 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@main.command("imap")
+@click.option("--once", is_flag=True, help="Take what is in the folders now, print a summary, and exit.")
+def imap_command(once: bool) -> None:
+    """Watch the configured IMAP folders (SIGNALEMENT_IMAP) and take each new message in as a report."""
+    from signalement.imap.runner import ImapPollers, watch
+    from signalement.imap.sources import ImapConfigError
+
+    platform = _migrated_platform()
+    settings = platform.settings
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if not settings.imap:
+            raise ImapConfigError("no IMAP mailbox is configured (SIGNALEMENT_IMAP, or [[imap]] in the config file)")
+        pollers = ImapPollers(platform)
+    except ImapConfigError as error:
+        platform.close()
+        raise click.ClickException(str(error)) from None
+    if not once:
+        click.echo(f"watching {len(pollers.pollers)} IMAP folder(s); Ctrl-C to stop")
+        watch(pollers)
+        platform.close()
+        return
+    results = pollers.run_once()
+    platform.close()
+    for name, tally in results:
+        if isinstance(tally, str):
+            click.echo(f"{name}: failed: {tally}", err=True)
+        else:
+            click.echo(
+                f"{name}: {tally.messages} message(s) taken, {tally.reports} new report(s), "
+                f"{tally.duplicates} already stored, {tally.refused} refused"
+            )
+    if any(isinstance(tally, str) for _, tally in results):
+        sys.exit(1)
+
+
+def _report_categories() -> list[str]:
+    from signalement.domain.reports import ReportedCategory
+
+    return [c.value for c in ReportedCategory]
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--reporter", metavar="EMAIL", help="Credit the reports to this existing user.")
+@click.option("--source", metavar="NAME", help="The configured feedback loop or spam trap they came from.")
+@click.option("--label", help="Else the reports' submitter is import:LABEL (default import:cli).")
+@click.option("--category", type=click.Choice(_report_categories()), help="What they are, as a reporter would say.")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True, help="Messages per commit.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (there is none when stderr is not a terminal).")
+def import_command(
+    paths: tuple[str, ...],
+    reporter: str | None,
+    source: str | None,
+    label: str | None,
+    category: str | None,
+    batch: int,
+    no_progress: bool,
+) -> None:
+    """Take mbox files, Maildir folders and folders of .eml files in as reports (never acknowledged by mail).
+
+    Run again after an interruption, it resumes after the last committed batch; files already imported are
+    skipped, and a message is never stored twice for one submitter. Exit status: 0 every message taken or
+    already stored, 1 some were rejected (listed), 2 the import could not run or stopped on an error,
+    130 interrupted.
+    """
+    import traceback
+
+    from signalement.domain.reports import ReportedCategory
+    from signalement.ingest.bulk import BulkImport, BulkImportError, resolve_origin
+    from signalement.ingest.progress_bar import progress_bar
+
+    platform = _migrated_platform()
+    try:
+        said = ReportedCategory(category) if category else None
+        origin = resolve_origin(platform, reporter=reporter, source=source, label=label, category=said)
+    except BulkImportError as error:
+        platform.close()
+        raise click.UsageError(str(error)) from None
+    job = BulkImport(platform, origin, batch=batch)
+    status = 0
+    try:
+        with progress_bar(paths, enabled=not no_progress and sys.stderr.isatty()) as job.progress:
+            job.run(paths)
+    except KeyboardInterrupt:
+        job.result.interrupted, status = True, 130
+    except Exception:
+        traceback.print_exc()
+        status = 2
+    finally:
+        platform.close()
+    click.echo("\n".join(job.result.summary()))
+    sys.exit(status or (1 if job.result.rejected_count else 0))
+
+
 def _migrated_platform(settings: Settings | None = None) -> Platform:
     from signalement.platform import Platform
     from signalement.settings import Settings

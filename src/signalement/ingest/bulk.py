@@ -30,8 +30,8 @@ from signalement.ingest import import_progress
 from signalement.ingest.bulk_result import ImportResult
 from signalement.ingest.import_progress import FileProgress
 from signalement.ingest.intake import Accepted, Submission, Submitter
-from signalement.ingest.mailfiles import is_mbox
-from signalement.ingest.mailstream import Piece, mail_files, mbox_messages, read_file
+from signalement.ingest.mailfiles import is_mbox, mail_files
+from signalement.ingest.mailstream import Piece, mbox_messages, read_file
 from signalement.mail.arf import read_feedback
 from signalement.mail.facts import is_feedback_report, not_a_message_reason
 from signalement.platform import Platform

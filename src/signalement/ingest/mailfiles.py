@@ -53,26 +53,31 @@ def is_mbox(path: Path) -> bool:
 
 def sources(paths: Iterable[str | Path]) -> Iterator[MailSource]:
     """Every message under the given paths, in a stable order (paths as given, folders sorted by name)."""
+    for path in mail_files(paths):
+        yield from _file(path)
+
+
+def mail_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """The files messages are read from: the given files, and under the given folders (recursively, sorted by
+    name, hidden ones left out) the .eml/.mbox-like files and every file of a Maildir's cur and new."""
     for given in paths:
         path = Path(given)
         if path.is_dir():
             yield from _folder(path)
         elif path.is_file():
-            yield from _file(path)
+            yield path
         else:
             raise FileNotFoundError(f"{given}: no such file or folder")
 
 
-def _folder(folder: Path) -> Iterator[MailSource]:
+def _folder(folder: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         in_maildir = Path(root).name in {"cur", "new"}
         for name in sorted(files):
             path = Path(root, name)
-            if name.startswith("."):
-                continue
-            if in_maildir or path.suffix.lower() in MAIL_SUFFIXES:
-                yield from _file(path)
+            if not name.startswith(".") and (in_maildir or path.suffix.lower() in MAIL_SUFFIXES):
+                yield path
 
 
 def _file(path: Path) -> Iterator[MailSource]:

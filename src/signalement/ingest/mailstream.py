@@ -5,13 +5,12 @@ an interrupted import), and a message over the limit is measured, never held in 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from signalement.ingest.mailfiles import MAIL_SUFFIXES, _unquote_from
+from signalement.ingest.mailfiles import _unquote_from
 
 BLOCK = 1 << 20
 # A "From " line after an empty line: where an mbox message starts (the rule of mailfiles._mbox).
@@ -27,28 +26,6 @@ class Piece:
     raw: bytes | None
     size: int
     end: int  # for an mbox, the offset of the next message's "From " line (or the end): where to resume
-
-
-def mail_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """The files `mailfiles.sources` reads messages from, in the same order."""
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            yield from _folder(path)
-        elif path.is_file():
-            yield path
-        else:
-            raise FileNotFoundError(f"{given}: no such file or folder")
-
-
-def _folder(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        in_maildir = Path(root).name in {"cur", "new"}
-        for name in sorted(files):
-            path = Path(root, name)
-            if not name.startswith(".") and (in_maildir or path.suffix.lower() in MAIL_SUFFIXES):
-                yield path
 
 
 def read_file(path: Path, limit: int) -> Piece:

@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from signalement.ingest.bulk import ProgressSink
-from signalement.ingest.mailstream import mail_files
+from signalement.ingest.mailfiles import mail_files
 
 
 def total_bytes(paths: Sequence[str | Path]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from email import message_from_bytes
-from email.errors import HeaderParseError
+from email.errors import MessageError
 from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.policy import compat32
@@ -81,5 +81,5 @@ def decode(value: Any) -> str:
         value = _eight_bit(b"".join(p if isinstance(p, bytes) else p.encode() for p, _ in decode_header(value)))
     try:
         return str(make_header(decode_header(str(value))))
-    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+    except (MessageError, LookupError, UnicodeError, ValueError):  # a charset name no codec knows: CharsetError
         return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -6,8 +6,9 @@ Message-ID and report id, so a retry is recognizably the same.
 
 Delivery: by SMTP through the platform's relay, or by a webhook signed `t=<time>,v1=<HMAC>`, through the work
 queue: a failure is retried with backoff, and after the last attempt the complaint is `dead`, shown to the member
-(its subscription's counts) and to staff (the queue's dead letters). A pull subscription's complaints wait for
-`GET /api/v1/feedback`.
+(its subscription's counts) and to staff (the queue's dead letters). A complaint that cannot be made at all (a
+message that cannot be redacted safely, a report its format cannot express) is dead at once, with why. A pull
+subscription's complaints wait for `GET /api/v1/feedback`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from signalement.domain.feedback import WEBHOOK_HEADER, ComplaintState, Content,
 from signalement.domain.ports import BlobStore
 from signalement.mail.facts import header_block
 from signalement.mail.feedback_out import (
+    FeedbackError,
     Organization,
     build_arf,
     build_xarf,
@@ -33,7 +35,7 @@ from signalement.mail.feedback_out import (
     complaint_message_id,
     complaint_report_id,
 )
-from signalement.mail.redact import redact_headers, redact_message
+from signalement.mail.redact import RedactionError, redact_headers, redact_message
 from signalement.settings import Settings
 from signalement.store import feedback as store
 from signalement.store.sql import utcnow
@@ -116,11 +118,19 @@ def _reporter_addresses(raw: bytes, account: str | None) -> list[str]:
 
 def deliver(ctx: TaskContext, payload: Payload) -> None:
     complaint_id = int(payload["complaint_id"])
+    failure: str | None = None
     with ctx.engine.connect() as conn:
         state = conn.execute(select(complaints.c.state).where(complaints.c.id == complaint_id)).scalar()
         if state != ComplaintState.QUEUED:
             return
-        built, subscription = build(conn, ctx.settings, ctx.blobs, complaint_id)
+        try:
+            built, subscription = build(conn, ctx.settings, ctx.blobs, complaint_id)
+        except (FeedbackError, RedactionError) as error:  # the same on every attempt: dead at once, not retried
+            failure = f"{type(error).__name__}: {error}"
+    if failure is not None:
+        with ctx.engine.begin() as conn:
+            mark_dead(ctx, conn, payload, failure)
+        return
     with ctx.engine.begin() as conn:
         conn.execute(
             update(complaints).where(complaints.c.id == complaint_id).values(attempts=complaints.c.attempts + 1)

@@ -199,3 +199,17 @@ def test_a_pull_loop_serves_its_complaints_from_a_cursor(settings: Settings) -> 
         assert after.json() == {"items": [], "next_cursor": None}
     finally:
         platform.close()
+
+
+def test_a_complaint_that_cannot_be_made_is_dead_at_once(settings: Settings, endpoint: str) -> None:
+    platform = _platform(settings, mail_from="noreply@localhost")  # X-ARF needs a contact at a real domain
+    try:
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, format=Format.XARF)
+        run_jobs_until_idle(platform, timeout=60)
+        assert _states(platform) == [("dead", 0)]  # never attempted: retrying could not help
+        assert _Endpoint.received == []
+        with platform.engine.connect() as conn:
+            error = conn.execute(select(complaints.c.last_error)).scalar_one()
+        assert error.startswith("FeedbackError: the X-ARF")
+    finally:
+        platform.close()

@@ -152,6 +152,10 @@ class Settings(BaseSettings):
         feeds = [f.name for f in self.feeds if f.organization == organization]
         return feeds + [t.name for t in self.traps if t.organization == organization]
 
+    def feed_organization(self, source: str | None) -> str | None:
+        """The member organization a feedback loop belongs to, by the loop's name (a report's `source`)."""
+        return next((f.organization for f in self.feeds if f.name == source and f.organization), None)
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -108,7 +108,7 @@ def _trust(conn: Connection, settings: Settings, row: Any) -> TrustContext:
 
 
 def _organization_of_source(conn: Connection, settings: Settings, source: str | None) -> int | None:
-    name = next((f.organization for f in settings.feeds if f.name == source and f.organization), None)
+    name = settings.feed_organization(source)
     if name is None:
         return None
     found: int | None = conn.execute(select(organizations.c.id).where(organizations.c.name == name)).scalar()

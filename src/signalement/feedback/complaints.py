@@ -44,7 +44,7 @@ def any_grant(conn: Connection) -> bool:
 def report_source(conn: Connection, settings: Settings, reporter_org: int | None, source: str | None) -> str:
     """Whose complaint a report is: a mailbox provider's (its people's pushes, its feedback loop's reports), or the
     association's (its own reporters, anonymous reporters, spam traps)."""
-    feed_org = next((f.organization for f in settings.feeds if f.name == source and f.organization), None)
+    feed_org = settings.feed_organization(source)
     query = select(organizations.c.id).where(organizations.c.kind == OrgKind.MAILBOX_PROVIDER)
     if reporter_org is not None:
         query = query.where(organizations.c.id == reporter_org)

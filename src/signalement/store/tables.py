@@ -478,6 +478,40 @@ complaints = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime()),
+    Column("category", String(32)),  # the complaint category it was made for (signalement.mail.feedback_out)
+    Column("unsubscribe_state", String(16)),  # RFC 8058 one-click on the reporter's behalf: queued, done, failed
+    Column("unsubscribe_error", Text),
+    Column("unsubscribed_at", UTCDateTime()),
     UniqueConstraint("report_id", "subscription_id", name="uq_complaints_report_id_subscription_id"),
     Index("ix_complaints_subscription_id_id", "subscription_id", "id"),
+)
+
+# Complaints to a sender that is no member but asks for them in a DKIM-signed CFBL-Address (RFC 9477), when the
+# association enables it: one per report and address, delivered at least once like the members'.
+cfbl_complaints = Table(
+    "cfbl_complaints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("report_id", Id, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    Column("address", String(320), nullable=False),  # the CFBL-Address
+    Column("signer", String(255), nullable=False),  # the d= of the passing signature that covers it
+    Column("feedback_id", String(255)),  # the CFBL-Feedback-ID, if any
+    Column("category", String(32)),
+    Column("feedback_type", String(16)),
+    Column("state", String(16), nullable=False),  # queued, delivered, dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    UniqueConstraint("report_id", "address", name="uq_cfbl_complaints_report_id_address"),
+    Index("ix_cfbl_complaints_address_id", "address", "id"),
+)
+
+# A counter per cached view, bumped in the transaction that changes what it caches: the workers' claims index
+# (claims, subscriptions, grants) is rebuilt when `claims` moves, and only then.
+feedback_versions = Table(
+    "feedback_versions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),
 )

@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     dns_resolver: str = Field(
         default="", description="host:port of the DNS resolver for DKIM keys; default the system's."
     )
+    dkim_verify: bool = Field(
+        default=True,
+        description="Verify the DKIM signatures of members' claimed domains when no trusted Authentication-Results "
+        "say whether they passed (feedback loops' matching).",
+    )
+    cfbl: bool = Field(
+        default=False, description="Send complaints to non-member senders that ask in a signed CFBL-Address (RFC 9477)."
+    )
+    outbound_ca_file: Path | None = Field(
+        default=None, description="PEM certificates to trust for webhooks and one-click unsubscribes, beside the system's."
+    )
+    outbound_private: bool = Field(
+        default=False,
+        description="Let webhooks and one-click unsubscribes reach private, loopback and link-local addresses (tests).",
+    )
     log_level: str = "info"
 
     @classmethod

@@ -274,6 +274,13 @@ def _origin_ip(origin: dict[str, Any]) -> IPAddress | None:
     return mapped or ip
 
 
+def passing_signatures(facts: Mapping[str, Any]) -> list[tuple[str, frozenset[str]]]:
+    """(d=, the header names its h= covers, lower case) of each signature of the report known to pass: per trusted
+    Authentication-Results, or verified by the platform (`authentication.verified_dkim`)."""
+    auth = _section(facts, "authentication")
+    return _passing_signatures(auth, _items(auth.get("signatures")))
+
+
 def _spf_pass_domain(auth: dict[str, Any], trusted_origin: bool) -> str | None:
     """The MAIL FROM domain when SPF passed, per trusted Authentication-Results, or per a Received-SPF field the
     analysis read above a trusted origin (written by the receiving system, not the sender)."""

@@ -20,7 +20,7 @@ from signalement.domain.members import OrgKind
 from signalement.domain.reports import ReportedCategory
 from signalement.feedback.delivery import deliver_job
 from signalement.mail.domains import is_subdomain
-from signalement.mail.feedback_out import complaint_category, feedback_type
+from signalement.mail.feedback_out import FEEDBACK_TYPES, complaint_category
 from signalement.settings import Settings
 from signalement.store import feedback as store
 from signalement.store.sql import insert_ignore_many, utcnow
@@ -95,6 +95,8 @@ def match_complaints(ctx: TaskContext, payload: Payload) -> None:
             if match.key not in best or (authenticated and not best[match.key][1]):
                 best[match.key] = (match, authenticated)
         now = utcnow()
+        category = complaint_category(row.verdict_category, row.reported_category, report_kind=row.feedback)
+        assert category is not None  # is_complaint
         insert_ignore_many(
             conn,
             complaints,
@@ -105,9 +107,8 @@ def match_complaints(ctx: TaskContext, payload: Payload) -> None:
                     "match_kind": match.kind,
                     "matched": match.found[:255],
                     "authenticated": authenticated,
-                    "feedback_type": feedback_type(
-                        row.verdict_category, row.reported_category, report_kind=row.feedback
-                    ),
+                    "category": category,
+                    "feedback_type": FEEDBACK_TYPES[category],
                     "state": ComplaintState.QUEUED if authenticated else ComplaintState.UNVERIFIED,
                     "attempts": 0,
                     "created_at": now,

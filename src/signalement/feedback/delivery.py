@@ -16,21 +16,23 @@ from __future__ import annotations
 import smtplib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from typing import Any
 
 import httpx
 from sqlalchemy import Connection, select, update
 
 from signalement.domain.feedback import WEBHOOK_HEADER, ComplaintState, Content, Delivery, Format, webhook_signature
 from signalement.domain.ports import BlobStore
+from signalement.domain.reports import VerdictCategory
 from signalement.mail.facts import header_block
 from signalement.mail.feedback_out import (
     FeedbackError,
     Organization,
     build_arf,
     build_xarf,
-    complaint_category,
     complaint_from_facts,
     complaint_message_id,
     complaint_report_id,
@@ -58,53 +60,95 @@ class Built:
     message_id: str
 
 
-def build(
-    conn: Connection, settings: Settings, blobs: BlobStore, complaint_id: int
-) -> tuple[Built, store.Subscription]:
-    """The complaint's payload for its subscription (RedactionError rather than a leak)."""
-    row = conn.execute(
-        select(complaints, reports.c.sha256, reports.c.facts, reports.c.received_at, reports.c.verdict_category,
-               reports.c.reported_category, reports.c.feedback, users.c.email, users.c.display_name)
-        .join(reports, reports.c.id == complaints.c.report_id)
-        .outerjoin(users, users.c.id == reports.c.reporter_id)
-        .where(complaints.c.id == complaint_id)
-    ).one()  # fmt: skip
-    subscription = store.get(conn, row.subscription_id)
-    assert subscription is not None
-    raw = blobs.get(row.sha256)
-    addresses = _reporter_addresses(raw, row.email)
-    _, key = store.keys(settings.server_secret(), subscription.secret_nonce)
-    headers_only = subscription.content is Content.HEADERS
+@dataclass(frozen=True)
+class Recipient:
+    """Whom a complaint goes to, and how they asked for it."""
+
+    complaint_ref: tuple[str, str]  # (complaint, recipient): the stable Message-ID and report id derive from it
+    key: bytes  # the RFC 6590 redaction key: one per recipient
+    format: Format
+    content: Content
+    address: str | None  # the To of an ARF mail
+    recipient_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reported:
+    """The reported message and what the complaint about it says."""
+
+    raw: bytes
+    facts: dict[str, Any]
+    received_at: datetime
+    category: VerdictCategory
+    created_at: datetime
+    reporter_email: str | None
+    reporter_name: str | None
+
+
+def payload(settings: Settings, reported: Reported, recipient: Recipient) -> Built:
+    """The complaint as its recipient receives it: redacted with its key (RedactionError rather than a leak), as ARF
+    or X-ARF (FeedbackError when the format cannot express it)."""
+    addresses = _reporter_addresses(reported.raw, reported.reporter_email)
+    headers_only = recipient.content is Content.HEADERS
     redact = redact_headers if headers_only else redact_message
-    names = [row.display_name] if row.display_name else []
-    redacted = redact(raw, addresses, key, names=names, recipient_id_headers=subscription.recipient_headers)
-    category = complaint_category(row.verdict_category, row.reported_category, report_kind=row.feedback)
-    assert category is not None  # only complaints were made
+    names = [reported.reporter_name] if reported.reporter_name else []
+    redacted = redact(
+        reported.raw, addresses, recipient.key, names=names, recipient_id_headers=recipient.recipient_headers
+    )
     complaint = complaint_from_facts(
-        row.facts,
+        reported.facts,
         redacted.data,
-        category=category,
-        report_id=complaint_report_id(complaint_id, subscription.id),
-        reported_at=row.received_at,
+        category=reported.category,
+        report_id=complaint_report_id(*recipient.complaint_ref),
+        reported_at=reported.received_at,
         original_is_headers=headers_only,
         reporter_addresses=addresses,
     )
     sender = settings.effective_mail_from
     domain = sender.rpartition("@")[2] or "localhost"
-    message_id = complaint_message_id(complaint_id, subscription.id, domain)
-    if subscription.format is Format.XARF:
+    message_id = complaint_message_id(*recipient.complaint_ref, domain)
+    if recipient.format is Format.XARF:
         body = build_xarf(complaint, reporter=Organization("signalement", sender, domain), headers_only=headers_only)
-        return Built(body, "application/json", message_id), subscription
+        return Built(body, "application/json", message_id)
     body = build_arf(
         complaint,
         from_addr=sender,
-        to_addr=subscription.address or sender,
+        to_addr=recipient.address or sender,
         subject=f"Complaint {complaint.feedback_type} / Plainte",
         message_id=message_id,
-        date=row.created_at,
+        date=reported.created_at,
         headers_only=headers_only,
     )
-    return Built(body, "message/rfc822", message_id), subscription
+    return Built(body, "message/rfc822", message_id)
+
+
+def reported(conn: Connection, blobs: BlobStore, report_id: int, category: str, created_at: datetime) -> Reported:
+    """What a complaint about this report needs from it."""
+    row = conn.execute(
+        select(reports.c.sha256, reports.c.facts, reports.c.received_at, users.c.email, users.c.display_name)
+        .outerjoin(users, users.c.id == reports.c.reporter_id)
+        .where(reports.c.id == report_id)
+    ).one()
+    return Reported(
+        blobs.get(row.sha256), row.facts, row.received_at, VerdictCategory(category), created_at, row.email,
+        row.display_name,
+    )  # fmt: skip
+
+
+def build(
+    conn: Connection, settings: Settings, blobs: BlobStore, complaint_id: int
+) -> tuple[Built, store.Subscription]:
+    """The complaint's payload for its subscription."""
+    row = conn.execute(select(complaints).where(complaints.c.id == complaint_id)).one()
+    subscription = store.get(conn, row.subscription_id)
+    assert subscription is not None
+    _, key = store.keys(settings.server_secret(), subscription.secret_nonce)
+    recipient = Recipient(
+        (str(complaint_id), str(subscription.id)), key, subscription.format, subscription.content,
+        subscription.address, tuple(subscription.recipient_headers),
+    )  # fmt: skip
+    about = reported(conn, blobs, row.report_id, row.category, row.created_at)
+    return payload(settings, about, recipient), subscription
 
 
 def _reporter_addresses(raw: bytes, account: str | None) -> list[str]:
@@ -136,7 +180,7 @@ def deliver(ctx: TaskContext, payload: Payload) -> None:
             update(complaints).where(complaints.c.id == complaint_id).values(attempts=complaints.c.attempts + 1)
         )
     if subscription.delivery is Delivery.SMTP:
-        _mail(ctx.settings, subscription, built)
+        send_mail(ctx.settings, subscription.address, built)
     elif subscription.delivery is Delivery.WEBHOOK:
         _post(ctx.settings, subscription, built)
     with ctx.engine.begin() as conn:
@@ -147,14 +191,15 @@ def deliver(ctx: TaskContext, payload: Payload) -> None:
         )
 
 
-def _mail(settings: Settings, subscription: store.Subscription, built: Built) -> None:
-    if not settings.mail_relay or not subscription.address:
+def send_mail(settings: Settings, address: str | None, built: Built) -> None:
+    """Through the platform's relay; an error raises, for the queue to retry."""
+    if not settings.mail_relay or not address:
         raise RuntimeError("no mail relay configured (SIGNALEMENT_MAIL_RELAY): the complaint waits")
     host, _, port = settings.mail_relay.rpartition(":")
     with smtplib.SMTP(host or settings.mail_relay, int(port) if port.isdigit() else 25, timeout=30) as client:
         client.ehlo()
         options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
-        client.sendmail(settings.effective_mail_from, [subscription.address], built.body, mail_options=options)
+        client.sendmail(settings.effective_mail_from, [address], built.body, mail_options=options)
 
 
 def _post(settings: Settings, subscription: store.Subscription, built: Built) -> None:

@@ -27,6 +27,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("unsubscribe_state", sa.String(length=16), nullable=True))
         batch.add_column(sa.Column("unsubscribe_error", sa.Text(), nullable=True))
         batch.add_column(sa.Column("unsubscribed_at", When, nullable=True))
+    # The complaints made before: the category signalement.mail.feedback_out.complaint_category gave them.
+    op.execute(
+        """UPDATE complaints SET category = (
+            SELECT CASE
+                WHEN r.verdict_category IS NULL AND r.reported_category IN ('phishing', 'scam') THEN r.reported_category
+                WHEN r.verdict_category IS NULL OR r.verdict_category = 'legitimate' THEN 'spam'
+                ELSE r.verdict_category END
+            FROM reports r WHERE r.id = complaints.report_id)"""
+    )
     op.create_table(
         "cfbl_complaints",
         sa.Column("id", Id, autoincrement=True, nullable=False),

@@ -18,10 +18,12 @@ class _Records(BaseResolver):  # type: ignore[misc]
         self.txt = {name.rstrip(".").lower(): value for name, value in txt.items()}
         self.more_txt: dict[str, list[str]] = {}  # names with several TXT records (set_txt)
         self.ptr = {_reverse(address): name for address, name in (ptr or {}).items()}
+        self.asked: list[str] = []  # every name queried, in order
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
         name = str(request.q.qname).rstrip(".").lower()
+        self.asked.append(name)
         if request.q.qtype == QTYPE.TXT and name in self.txt:
             value = self.txt[name]
             chunks = [value[i : i + 255] for i in range(0, len(value), 255)]  # a TXT string holds 255 bytes
@@ -55,6 +57,10 @@ class LoopbackDNS:
         key = name.rstrip(".").lower()
         self.records.txt.pop(key, None)
         self.records.more_txt[key] = list(values)
+
+    @property
+    def asked(self) -> list[str]:
+        return self.records.asked
 
     def set_ptr(self, address: str, name: str) -> None:
         self.records.ptr[_reverse(address)] = name

@@ -8,13 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from signalement.analysis.reported import feedback_original, xarf_evidence
 from signalement.domain.claims import ClaimKind
 from signalement.domain.reports import ReportKind, ReportStatus
 from signalement.feedback.complaints import any_grant, match_job
 from signalement.ingest.intake import ANALYZE_TASK
-from signalement.mail.arf import read_feedback
 from signalement.mail.trust import TrustContext
-from signalement.mail.xarf import parse_xarf
 from signalement.settings import Settings
 from signalement.store.analysis import save_analysis
 from signalement.store.claims import verified
@@ -36,19 +35,17 @@ def facts_for(kind: str, raw: bytes, context: TrustContext | None = None) -> dic
 
 
 def _feedback_facts(raw: bytes, context: TrustContext | None) -> dict[str, Any]:
-    """A mailbox provider's feedback report: the message it is about is what gets analysed (the report's own
-    wrapper when it carries none), with the report's fields beside it."""
-    feedback = read_feedback(raw)
-    original = next((f.original for f in feedback if f.original), None)
-    facts = analyze_message(original or raw, context)
+    """A mailbox provider's feedback report: the message it is about is what gets analysed, with the report's
+    fields beside it."""
+    original, feedback = feedback_original(raw)
+    facts = analyze_message(original, context)
     facts["feedback"] = [f.as_json() for f in feedback]
     return facts
 
 
 def _xarf_facts(raw: bytes, context: TrustContext | None) -> dict[str, Any]:
     """An X-ARF report: its fields, and the analysis of the message it gives as evidence, if any."""
-    report = parse_xarf(raw)  # validated at intake; a report stored before a schema change fails here, visibly
-    message = next((e.payload for e in report.evidence if e.content_type.lower() == "message/rfc822"), None)
+    message, report = xarf_evidence(raw)  # validated at intake; one stored before a schema change fails, visibly
     facts = analyze_message(message, context) if message else {}
     facts["xarf"] = {
         "category": report.category,

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, select, update
 
+from signalement.analysis.reported import reported_message
 from signalement.domain.feedback import WEBHOOK_HEADER, ComplaintState, Content, Delivery, Format, webhook_signature
 from signalement.domain.ports import BlobStore
 from signalement.domain.reports import VerdictCategory
@@ -123,16 +124,19 @@ def payload(settings: Settings, reported: Reported, recipient: Recipient) -> Bui
 
 
 def reported(conn: Connection, blobs: BlobStore, report_id: int, category: str, created_at: datetime) -> Reported:
-    """What a complaint about this report needs from it."""
+    """What a complaint about this report needs from it: for a feedback report, the original it carries."""
     row = conn.execute(
-        select(reports.c.sha256, reports.c.facts, reports.c.received_at, users.c.email, users.c.display_name)
+        select(reports.c.kind, reports.c.sha256, reports.c.facts, reports.c.received_at, users.c.email,
+               users.c.display_name)
         .outerjoin(users, users.c.id == reports.c.reporter_id)
         .where(reports.c.id == report_id)
-    ).one()
+    ).one()  # fmt: skip
+    message = reported_message(row.kind, blobs.get(row.sha256))
+    if message is None:
+        raise FeedbackError("the report carries no message to complain about")
     return Reported(
-        blobs.get(row.sha256), row.facts, row.received_at, VerdictCategory(category), created_at, row.email,
-        row.display_name,
-    )  # fmt: skip
+        message, row.facts, row.received_at, VerdictCategory(category), created_at, row.email, row.display_name
+    )
 
 
 def build(

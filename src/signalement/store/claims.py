@@ -15,6 +15,7 @@ from signalement.domain import claims as domain
 from signalement.domain.claims import ClaimKind, ClaimRef, ClaimState, Proof
 from signalement.domain.members import OrgKind
 from signalement.mail.domains import normalize_host
+from signalement.store import versions
 from signalement.store.sql import utcnow
 from signalement.store.tables import claims, organizations
 
@@ -164,6 +165,7 @@ def _decide(conn: Connection, claim: Claim, state: ClaimState, **values: Any) ->
     )
     if result.rowcount != 1:
         raise ClaimStateError("the claim changed meanwhile")
+    versions.bump(conn)
     found = get(conn, claim.id)
     assert found is not None
     return found

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from signalement.domain.claims import ClaimState
 from signalement.domain.feedback import Content, Delivery, Format, GrantState, decide
+from signalement.store import versions
 from signalement.store.sql import utcnow
 from signalement.store.tables import (
     claims,
@@ -155,6 +156,7 @@ def _subscription(row: Any, claim_ids: list[int], grants: dict[str, GrantState])
 def set_suspended(conn: Connection, subscription_id: int, suspended: bool) -> None:
     query = update(feedback_subscriptions).where(feedback_subscriptions.c.id == subscription_id)
     conn.execute(query.values(suspended_at=utcnow() if suspended else None))
+    versions.bump(conn)
 
 
 def decide_grant(
@@ -176,6 +178,7 @@ def decide_grant(
         )
     else:
         conn.execute(update(feedback_grants).where(feedback_grants.c.id == row.id).values(**values))
+    versions.bump(conn)
     return state
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from signalement.domain.accounts import Role, Scope
 from signalement.domain.members import Entitlements, OrgKind
-from signalement.store import audit
+from signalement.store import audit, versions
 from signalement.store.accounts import create_user
 from signalement.store.sql import utcnow
 from signalement.store.tables import api_tokens, invitations, organizations, users
@@ -79,6 +79,7 @@ def update_organization(conn: Connection, organization_id: int, *, name: str | N
         try:
             with conn.begin_nested():
                 conn.execute(update(organizations).where(organizations.c.id == organization_id).values(**values))
+                versions.bump(conn)
         except IntegrityError:
             raise NameTakenError(name or "") from None
 

@@ -81,3 +81,26 @@ def test_only_the_sources_that_approved_count(platform: Platform, users: Users) 
     again = _report(platform, pusher, SIGNED.replace(b"Subject:", b"X-Again: 1\r\nSubject:", 1), ReportedCategory.SPAM)
     run_jobs_until_idle(platform)
     assert [(c.report_id, c.state) for c in _complaints(platform)] == [(again, "queued")]
+
+
+def test_the_workers_index_follows_revocations_and_suspensions_at_once(platform: Platform, users: Users) -> None:
+    staff, _ = users.create(Role.ABUSE_MANAGER)
+    reporter, _ = users.create()
+    yahoo = _loop(platform, "Yahoo-like", "yahoo.com", staff, ASSOCIATION)
+    _loop(platform, "Bank", "bbva.mx", staff, ASSOCIATION)  # another approved loop: reports are still matched
+    first = _report(platform, reporter, SIGNED, ReportedCategory.SPAM)
+    run_jobs_until_idle(platform)  # the index is built and cached
+    with platform.engine.begin() as conn:
+        feedback.decide_grant(conn, yahoo, ASSOCIATION, "suspend", by=staff, reason="checking")
+    _report(platform, reporter, SIGNED.replace(b"Subject:", b"X-N: 1\r\nSubject:", 1), ReportedCategory.SPAM)
+    run_jobs_until_idle(platform)
+    with platform.engine.begin() as conn:
+        feedback.decide_grant(conn, yahoo, ASSOCIATION, "resume", by=staff, reason=None)
+    third = _report(platform, reporter, SIGNED.replace(b"Subject:", b"X-N: 2\r\nSubject:", 1), ReportedCategory.SPAM)
+    run_jobs_until_idle(platform)
+    with platform.engine.begin() as conn:
+        (claim,) = claims.of_organization(conn, feedback.get(conn, yahoo).organization_id)  # type: ignore[union-attr]
+        claims.revoke(conn, claim, by=staff, reason="domain sold")
+    _report(platform, reporter, SIGNED.replace(b"Subject:", b"X-N: 3\r\nSubject:", 1), ReportedCategory.SPAM)
+    run_jobs_until_idle(platform)
+    assert [c.report_id for c in _complaints(platform)] == [first, third]

@@ -3,15 +3,12 @@ and what an MTA would answer."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import smtplib
 import socket
 import ssl
-import subprocess
 from pathlib import Path
 
-import dkim
 import pytest
 from sqlalchemy import select, update
 
@@ -19,6 +16,7 @@ from signalement.settings import Settings
 from signalement.store.report_addresses import issue_address, revoke_address
 from signalement.store.tables import users as user_table
 from tests.conftest import Users, run_jobs_until_idle
+from tests.dkimkeys import DkimKey, make_key
 from tests.dnsserver import LoopbackDNS
 from tests.integration.smtp.conftest import DOMAIN, FEED, MailServer, forward_as_attachments, phishing, start
 from tests.relay import Relay
@@ -304,31 +302,20 @@ def test_an_arf_report_sent_to_a_report_address_is_not_credited_to_a_feed(mail_s
 
 
 @pytest.fixture(scope="module")
-def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str]:
-    """An RSA key made by the openssl command: its private key (PEM) and its DNS record."""
-    folder = tmp_path_factory.mktemp("dkim")
-    subprocess.run(["openssl", "genrsa", "-out", str(folder / "key.pem"), "2048"], check=True, capture_output=True)
-    public = subprocess.run(
-        ["openssl", "rsa", "-in", str(folder / "key.pem"), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return (folder / "key.pem").read_bytes(), f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> DkimKey:
+    return make_key(tmp_path_factory.mktemp("dkim"))
 
 
 def test_a_feedback_report_from_the_loops_network_signed_by_its_domain_is_credited_to_it(
-    settings: Settings, dkim_key: tuple[bytes, str]
+    settings: Settings, dkim_key: DkimKey
 ) -> None:
-    private, record = dkim_key
     feed = FEED.model_copy(update={"ips": ["127.0.0.0/8"], "dkim_domain": "mbp.example"})
     report = fixture("arf/rfc5965-b2-optional-fields.eml")
 
     def signed(domain: str, raw: bytes = report) -> bytes:
-        covered = [b"from", b"subject", b"date"]
-        signature: bytes = dkim.sign(raw, b"fbl", domain.encode(), private, include_headers=covered)
-        return signature + raw
+        return dkim_key.sign(raw, domain, selector="fbl", headers=[b"from", b"subject", b"date"])
 
-    records = {"fbl._domainkey.mail.mbp.example": record, "fbl._domainkey.other.example": record}
+    records = {"fbl._domainkey.mail.mbp.example": dkim_key.record, "fbl._domainkey.other.example": dkim_key.record}
     with LoopbackDNS(records) as resolver:
         platform, server, port = start(settings, feeds=[feed], dns_resolver=resolver.address)
         try:

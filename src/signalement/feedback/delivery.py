@@ -14,6 +14,7 @@ subscription's complaints wait for `GET /api/v1/feedback`.
 from __future__ import annotations
 
 import smtplib
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -196,14 +197,70 @@ def deliver(ctx: TaskContext, payload: Payload) -> None:
 
 
 def send_mail(settings: Settings, address: str | None, built: Built) -> None:
-    """Through the platform's relay; an error raises, for the queue to retry."""
-    if not settings.mail_relay or not address:
+    """Through the platform's relay, on a session this process keeps open with it (a volume of complaints costs a
+    few connections, not one each); an error raises, for the queue to retry."""
+    relay = settings.mail_relay
+    if not relay or not address:
         raise RuntimeError("no mail relay configured (SIGNALEMENT_MAIL_RELAY): the complaint waits")
-    host, _, port = settings.mail_relay.rpartition(":")
-    with smtplib.SMTP(host or settings.mail_relay, int(port) if port.isdigit() else 25, timeout=30) as client:
+    for last_try in (False, True):
+        client = _checkout(relay)
+        try:
+            options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
+            client.sendmail(settings.effective_mail_from, [address], built.body, mail_options=options)
+        except (smtplib.SMTPServerDisconnected, ConnectionError):  # closed while idle: once more on a new session
+            client.close()
+            if last_try:
+                raise
+            continue
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+            _checkin(relay, client)  # an answer: the session stays usable (smtplib reset it)
+            raise
+        except BaseException:
+            client.close()
+            raise
+        _checkin(relay, client)
+        return
+
+
+# This process's idle SMTP sessions per relay, with when each was last used: jobs running at once (the PostgreSQL
+# queue runs several in threads) each take one of their own.
+_IDLE: dict[str, list[tuple[smtplib.SMTP, float]]] = {}
+_IDLE_LOCK = threading.Lock()
+SESSION_IDLE_SECONDS = 30.0  # longer idle than this and a session is checked (NOOP) before it is used again
+SMTP_TIMEOUT_SECONDS = 30.0
+
+
+def _checkout(relay: str) -> smtplib.SMTP:
+    while True:
+        with _IDLE_LOCK:
+            idle = _IDLE.get(relay)
+            kept = idle.pop() if idle else None
+        if kept is None:
+            break
+        client, used = kept
+        if time.monotonic() - used < SESSION_IDLE_SECONDS or _alive(client):
+            return client
+        client.close()
+    host, _, port = relay.rpartition(":")
+    client = smtplib.SMTP(host or relay, int(port) if port.isdigit() else 25, timeout=SMTP_TIMEOUT_SECONDS)
+    try:
         client.ehlo()
-        options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
-        client.sendmail(settings.effective_mail_from, [address], built.body, mail_options=options)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _checkin(relay: str, client: smtplib.SMTP) -> None:
+    with _IDLE_LOCK:
+        _IDLE.setdefault(relay, []).append((client, time.monotonic()))
+
+
+def _alive(client: smtplib.SMTP) -> bool:
+    try:
+        return client.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
 
 
 def _post(settings: Settings, subscription: store.Subscription, built: Built) -> None:

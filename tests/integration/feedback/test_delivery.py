@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Envelope, Session
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -65,7 +65,7 @@ def _platform(settings: Settings, **changes: Any) -> Platform:
     return platform
 
 
-def _complaint_for(platform: Platform, delivery: Delivery, **where: Any) -> None:
+def _complaint_for(platform: Platform, delivery: Delivery, **where: Any) -> int:
     """A sender whose domain passed DKIM, its loop approved by the association, and one report of its mail."""
     with platform.engine.begin() as conn:
         staff = create_user(conn, "abuse@association.example", Role.ABUSE_MANAGER)
@@ -80,6 +80,7 @@ def _complaint_for(platform: Platform, delivery: Delivery, **where: Any) -> None
         feedback.decide_grant(conn, subscription, ASSOCIATION, "approve", by=staff, reason=None)
     submission = Submission(raw=SIGNED, reported_category=ReportedCategory.SPAM)
     platform.intake.accept(Submitter.user(reporter), submission)
+    return reporter
 
 
 def _states(platform: Platform) -> list[tuple[str, int]]:
@@ -107,6 +108,38 @@ def test_smtp_delivery_survives_a_relay_that_fails_then_accepts(settings: Settin
             assert is_feedback_report(mail) and read_feedback(mail)[0].kind == "complaint"
             _assert_hidden(mail)
             assert BytesParser().parsebytes(mail)["To"] == "fbl@yahoo-like.example.com"
+        finally:
+            platform.close()
+
+
+class CountingRelay(Relay):
+    """A real SMTP relay that counts its sessions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions = 0
+
+    async def handle_EHLO(
+        self, server: object, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname  # the hook's duty (aiosmtpd)
+        return responses
+
+
+def test_many_complaints_go_through_one_smtp_session(settings: Settings) -> None:
+    relay = CountingRelay()
+    with relay:
+        platform = _platform(settings, mail_relay=relay.address)
+        try:
+            reporter = _complaint_for(platform, Delivery.SMTP, address="fbl@yahoo-like.example.com")
+            for n in range(9):
+                raw = SIGNED.replace(b"Subject:", f"X-N: {n}\r\nSubject:".encode(), 1)
+                submission = Submission(raw=raw, reported_category=ReportedCategory.SPAM)
+                platform.intake.accept(Submitter.user(reporter), submission)
+            run_jobs_until_idle(platform, timeout=60)
+            assert _states(platform) == [("delivered", 1)] * 10
+            assert len(relay.mails) == 10 and relay.sessions <= 4  # one per job running at once (4 on PostgreSQL)
         finally:
             platform.close()
 

@@ -85,7 +85,7 @@ def analyze_report(ctx: TaskContext, payload: Payload) -> None:
     facts = facts_for(row.kind, ctx.blobs.get(row.sha256), context)  # CPU work outside any transaction
     with ctx.engine.begin() as conn:
         save_analysis(conn, report_id, row.received_at, facts)
-        if any_grant(conn):  # members' feedback loops: matched in a job of its own
+        if ctx.settings.cfbl or any_grant(conn):  # feedback loops (and CFBL senders): matched in a job of its own
             ctx.queue.enqueue(conn, match_job(report_id, utcnow().isoformat()))
 
 

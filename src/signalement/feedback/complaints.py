@@ -22,7 +22,9 @@ from signalement.domain.feedback import ASSOCIATION, ComplaintState, Delivery, G
 from signalement.domain.matching import MATCHED_KINDS, ClaimIndex, Identities, Match, identities_from_facts
 from signalement.domain.members import OrgKind
 from signalement.domain.reports import ReportedCategory, VerdictCategory
+from signalement.feedback.cfbl import ADDRESS_FIELD, queue_cfbl
 from signalement.feedback.delivery import deliver_job
+from signalement.feedback.unsubscribe import queue_unsubscribes
 from signalement.mail import dkim
 from signalement.mail.domains import is_subdomain
 from signalement.mail.feedback_out import FEEDBACK_TYPES, complaint_category
@@ -134,18 +136,27 @@ def match_complaints(ctx: TaskContext, payload: Payload) -> None:
             conn.execute(update(reports).where(reports.c.id == report_id).values(facts=checked))
         _insert(conn, report_id, _best_matches(loops, facts), category)
         ctx.queue.enqueue_many(conn, [deliver_job(i) for i in _to_deliver(conn, report_id)])
+        queue_unsubscribes(conn, ctx.queue, report_id, facts, loops.domains)
+        if ctx.settings.cfbl and not row.trap:  # a trap hit is no recipient's complaint
+            queue_cfbl(conn, ctx.queue, report_id, facts, category, FEEDBACK_TYPES[category] or "abuse")
 
 
 def with_verified_dkim(ctx: TaskContext, row: Any, loops: Loops) -> dict[str, Any] | None:
     """The facts with `authentication.verified_dkim`, when the platform itself verified the signatures that could
-    make a complaint: those of claimed domains, when no trusted Authentication-Results said whether they passed.
+    make a complaint: those of claimed domains (and, when CFBL is on, those covering a CFBL-Address), when no
+    trusted Authentication-Results said whether they passed.
     Only those: verifying every signature would tell any sender's DNS that its mail was reported. None when
     nothing was checked."""
     auth = row.facts.get("authentication") or {}
     if not ctx.settings.dkim_verify or auth.get("trusted_by") or "verified_dkim" in auth:
         return None
-    signers = {s.get("domain") for s in auth.get("signatures") or [] if isinstance(s, dict)}
-    wanted = {d for d in signers if isinstance(d, str) and loops.concerns(d)}
+    signatures = [s for s in auth.get("signatures") or [] if isinstance(s, dict) and isinstance(s.get("domain"), str)]
+    cfbl = ctx.settings.cfbl and bool((row.facts.get("sender") or {}).get("cfbl_address"))
+    wanted = {
+        s["domain"]
+        for s in signatures
+        if loops.concerns(s["domain"]) or (cfbl and ADDRESS_FIELD in (s.get("headers") or ()))
+    }
     if not wanted:
         return None
     message = reported_message(row.kind, ctx.blobs.get(row.sha256))

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, select, update
 
+from signalement import outbound
 from signalement.analysis.reported import reported_message
 from signalement.domain.feedback import WEBHOOK_HEADER, ComplaintState, Content, Delivery, Format, webhook_signature
 from signalement.domain.ports import BlobStore
@@ -184,10 +185,15 @@ def deliver(ctx: TaskContext, payload: Payload) -> None:
         conn.execute(
             update(complaints).where(complaints.c.id == complaint_id).values(attempts=complaints.c.attempts + 1)
         )
-    if subscription.delivery is Delivery.SMTP:
-        send_mail(ctx.settings, subscription.address, built)
-    elif subscription.delivery is Delivery.WEBHOOK:
-        _post(ctx.settings, subscription, built)
+    try:
+        if subscription.delivery is Delivery.SMTP:
+            send_mail(ctx.settings, subscription.address, built)
+        elif subscription.delivery is Delivery.WEBHOOK:
+            _post(ctx.settings, subscription, built)
+    except FeedbackError as error:  # a URL that may not be called, a redirect: retrying cannot help
+        with ctx.engine.begin() as conn:
+            mark_dead(ctx, conn, payload, f"FeedbackError: {error}")
+        return
     with ctx.engine.begin() as conn:
         conn.execute(
             update(complaints)
@@ -264,17 +270,36 @@ def _alive(client: smtplib.SMTP) -> bool:
 
 
 def _post(settings: Settings, subscription: store.Subscription, built: Built) -> None:
+    """To the member's URL, through signalement.outbound (no private address, no redirect followed), on a client
+    this process keeps (its connections stay open between complaints); a refused URL is dead at once."""
     assert subscription.webhook_url is not None
+    try:
+        target = outbound.check(subscription.webhook_url, settings, schemes=("https", "http"))
+    except outbound.UnresolvedError:
+        raise  # perhaps a passing DNS failure: retried
+    except outbound.RefusedError as refusal:
+        raise FeedbackError(f"webhook refused: {refusal}") from None
     secret, _ = store.keys(settings.server_secret(), subscription.secret_nonce)
     headers = {
         "Content-Type": built.content_type,
         WEBHOOK_HEADER: webhook_signature(secret, int(time.time()), built.body),
         "Idempotency-Key": built.message_id,
     }
-    response = httpx.post(
-        subscription.webhook_url, content=built.body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS
-    )
+    response = outbound.post(_webhook_client(settings), target, built.body, headers)
+    if response.is_redirect:
+        raise FeedbackError(f"webhook answered HTTP {response.status_code}: redirects are not followed")
     response.raise_for_status()
+
+
+_CLIENTS: dict[tuple[str, bool], httpx.Client] = {}  # per CA file and private-address setting; httpx is thread-safe
+
+
+def _webhook_client(settings: Settings) -> httpx.Client:
+    key = (str(settings.outbound_ca_file or ""), settings.outbound_private)
+    with _IDLE_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = outbound.client(settings, WEBHOOK_TIMEOUT_SECONDS)
+        return _CLIENTS[key]
 
 
 def mark_dead(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from signalement import outbound
+from signalement.analysis.reported import reported_message
 from signalement.domain.claims import ClaimKind, ClaimState
 from signalement.domain.feedback import ComplaintState
 from signalement.domain.matching import passing_signatures
@@ -41,7 +42,7 @@ _AUTHENTICATED = (ComplaintState.QUEUED, ComplaintState.DELIVERED)
 log = logging.getLogger(__name__)
 
 
-class RetryLater(Exception):
+class RetryLaterError(Exception):
     """A failure worth another attempt; the message is what `unsubscribe_error` may hold (no URL)."""
 
 
@@ -60,7 +61,7 @@ def one_click_target(facts: Mapping[str, Any], own_domains: Sequence[str]) -> st
     if not https:
         return None
     for domain, covered in passing_signatures(facts):
-        if SIGNED_FIELDS <= covered and any(is_subdomain(domain, own) for own in own_domains):
+        if covered >= SIGNED_FIELDS and any(is_subdomain(domain, own) for own in own_domains):
             return https[0]  # RFC 8058: the first https URI is the one the POST goes to
     return None
 
@@ -105,7 +106,8 @@ def unsubscribe(ctx: TaskContext, payload: Payload) -> None:
     with ctx.engine.connect() as conn:
         row = conn.execute(
             select(complaints.c.subscription_id, complaints.c.authenticated, complaints.c.unsubscribe_state,
-                   reports.c.facts, reports.c.sha256, reports.c.trap, feedback_subscriptions.c.unsubscribe)
+                   reports.c.facts, reports.c.kind, reports.c.sha256, reports.c.trap,
+                   feedback_subscriptions.c.unsubscribe)
             .join(reports, reports.c.id == complaints.c.report_id)
             .join(feedback_subscriptions, feedback_subscriptions.c.id == complaints.c.subscription_id)
             .where(complaints.c.id == complaint_id)
@@ -113,28 +115,39 @@ def unsubscribe(ctx: TaskContext, payload: Payload) -> None:
         if row is None or row.unsubscribe_state != QUEUED:
             return
         domains = _own_domains(conn, row.subscription_id)
-    target = one_click_target(row.facts or {}, domains) if row.authenticated and not row.trap else None
+    state, error = _attempt(ctx, row, domains)
+    if state == DONE:
+        log.info("complaint %s: reporter unsubscribed", complaint_id)
+    else:
+        log.info("complaint %s: one-click unsubscribe failed: %s", complaint_id, error)
+    with ctx.engine.begin() as conn:
+        _mark(conn, complaint_id, state, error)
+
+
+def _attempt(ctx: TaskContext, row: Any, domains: list[str]) -> tuple[str, str | None]:
+    """(done or failed, why) as checked again now; RetryLaterError when another attempt may do better."""
     if not row.unsubscribe:
-        return _finish(ctx, complaint_id, FAILED, "the member withdrew its opt-in")
+        return FAILED, "the member withdrew its opt-in"
+    target = one_click_target(row.facts or {}, domains) if row.authenticated and not row.trap else None
     if target is None:
-        return _finish(ctx, complaint_id, FAILED, "no longer signed by the member's domains")
-    if not _single_fields(ctx.blobs.get(row.sha256)):
-        return _finish(ctx, complaint_id, FAILED, "several List-Unsubscribe fields: which one was signed is unsure")
+        return FAILED, "no longer signed by the member's domains"
+    message = reported_message(row.kind, ctx.blobs.get(row.sha256))
+    if message is None or not _single_fields(message):
+        return FAILED, "not exactly one of each List-Unsubscribe field: which one was signed is unsure"
     try:
         checked = outbound.check(target, ctx.settings, schemes=("https",))
-    except outbound.Unresolved as error:
-        raise RetryLater(str(error)) from None
-    except outbound.OutboundRefused as error:
-        return _finish(ctx, complaint_id, FAILED, f"refused: {error}")
+    except outbound.UnresolvedError as refusal:
+        raise RetryLaterError(str(refusal)) from None
+    except outbound.RefusedError as refusal:
+        return FAILED, f"refused: {refusal}"
     status = _post(ctx, checked)
     if 200 <= status < 300:
-        log.info("complaint %s: reporter unsubscribed (HTTP %s)", complaint_id, status)
-        return _finish(ctx, complaint_id, DONE, None)
+        return DONE, None
     if 300 <= status < 400:
-        return _finish(ctx, complaint_id, FAILED, f"HTTP {status}: redirect not followed")
+        return FAILED, f"HTTP {status}: redirect not followed"
     if status >= 500:
-        raise RetryLater(f"HTTP {status} from {checked.host}")
-    return _finish(ctx, complaint_id, FAILED, f"HTTP {status}")
+        raise RetryLaterError(f"HTTP {status} from {checked.host}")
+    return FAILED, f"HTTP {status}"
 
 
 def _post(ctx: TaskContext, target: outbound.Target) -> int:
@@ -144,8 +157,8 @@ def _post(ctx: TaskContext, target: outbound.Target) -> int:
     try:
         with outbound.client(ctx.settings, TIMEOUT_SECONDS) as http:
             return outbound.post(http, target, ONE_CLICK.encode("ascii"), headers).status_code
-    except Exception as error:  # noqa: BLE001 - reduced to what may be stored, then retried
-        raise RetryLater(f"{type(error).__name__} from {target.host}") from None
+    except Exception as error:  # reduced to what may be stored, then retried
+        raise RetryLaterError(f"{type(error).__name__} from {target.host}") from None
 
 
 def _single_fields(raw: bytes) -> bool:
@@ -168,13 +181,6 @@ def _own_domains(conn: Connection, subscription_id: int) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def _finish(ctx: TaskContext, complaint_id: int, state: str, error: str | None) -> None:
-    if state == FAILED:
-        log.info("complaint %s: one-click unsubscribe failed: %s", complaint_id, error)
-    with ctx.engine.begin() as conn:
-        _mark(conn, complaint_id, state, error)
-
-
 def _mark(conn: Connection, complaint_id: int, state: str, error: str | None) -> None:
     values: dict[str, Any] = {"unsubscribe_state": state, "unsubscribe_error": error}
     if state == DONE:
@@ -187,11 +193,13 @@ def _mark(conn: Connection, complaint_id: int, state: str, error: str | None) ->
 
 
 def mark_failed(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:
-    """The attempts are spent: the last error's message (RetryLater's carries no URL), without its type's path."""
+    """The attempts are spent: RetryLaterError's message (which holds no URL), or only the type of anything else."""
     last = error.strip().splitlines()[-1] if error.strip() else "failed"
-    prefix = f"{RetryLater.__module__}.{RetryLater.__qualname__}: "
-    _mark(conn, int(payload["complaint_id"]), FAILED, (last.removeprefix(prefix) if last.startswith(prefix) else
-          last.partition(":")[0])[:500])  # fmt: skip
+    kind, _, message = last.partition(": ")
+    reason = (
+        message if kind == f"{RetryLaterError.__module__}.{RetryLaterError.__qualname__}" else kind.rpartition(".")[2]
+    )
+    _mark(conn, int(payload["complaint_id"]), FAILED, reason[:500])
 
 
 UNSUBSCRIBE = TaskSpec(UNSUBSCRIBE_TASK, unsubscribe, on_dead=mark_failed)

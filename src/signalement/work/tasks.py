@@ -7,8 +7,10 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from signalement.analysis.job import ANALYZE
+from signalement.feedback.cfbl import CFBL_DELIVER
 from signalement.feedback.complaints import MATCH as FEEDBACK_MATCH
 from signalement.feedback.delivery import DELIVER as FEEDBACK_DELIVER
+from signalement.feedback.unsubscribe import UNSUBSCRIBE as FEEDBACK_UNSUBSCRIBE
 from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIRE
 from signalement.members.invitation_mail import INVITATION_MAIL
 from signalement.members.postmaster import POSTMASTER_MAIL
@@ -42,4 +44,7 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 def all_tasks() -> dict[str, TaskSpec]:
     tasks = (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, INVITATION_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)
-    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL, FEEDBACK_MATCH, FEEDBACK_DELIVER)}
+    return {
+        spec.name: spec
+        for spec in (*tasks, POSTMASTER_MAIL, FEEDBACK_MATCH, FEEDBACK_DELIVER, FEEDBACK_UNSUBSCRIBE, CFBL_DELIVER)
+    }

@@ -60,7 +60,8 @@ class FlakyRelay(Relay):
 
 def _platform(settings: Settings, **changes: Any) -> Platform:
     sender = {"mail_from": "feedback@association.example.org"}  # X-ARF wants a contact with a real domain
-    platform = Platform(settings.model_copy(update=sender | changes))
+    loopback = {"outbound_private": True}  # the webhook's endpoint is on 127.0.0.1
+    platform = Platform(settings.model_copy(update=sender | loopback | changes))
     upgrade(platform.engine)
     return platform
 
@@ -244,5 +245,18 @@ def test_a_complaint_that_cannot_be_made_is_dead_at_once(settings: Settings, end
         with platform.engine.connect() as conn:
             error = conn.execute(select(complaints.c.last_error)).scalar_one()
         assert error.startswith("FeedbackError: the X-ARF")
+    finally:
+        platform.close()
+
+
+def test_a_webhook_on_a_private_address_is_refused_at_once(settings: Settings, endpoint: str) -> None:
+    platform = _platform(settings, outbound_private=False)
+    try:
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint)
+        run_jobs_until_idle(platform, timeout=60)
+        assert _states(platform) == [("dead", 1)] and _Endpoint.received == []
+        with platform.engine.connect() as conn:
+            error = conn.execute(select(complaints.c.last_error)).scalar_one()
+        assert error == "FeedbackError: webhook refused: 127.0.0.1 resolves to a private or reserved address"
     finally:
         platform.close()

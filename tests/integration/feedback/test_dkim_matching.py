@@ -6,6 +6,7 @@ domain nobody claimed is not verified at all, so its DNS never learns the messag
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from signalement.domain.feedback import ASSOCIATION, Content, Delivery, Format
 from signalement.domain.members import OrgKind
 from signalement.domain.reports import ReportedCategory
 from signalement.ingest.intake import Submission, Submitter
+from signalement.mail.arf import read_feedback
 from signalement.platform import Platform
 from signalement.settings import Settings
 from signalement.store import claims, feedback, organizations
@@ -28,6 +30,7 @@ from signalement.store.tables import complaints, reports
 from tests.conftest import run_jobs_until_idle
 from tests.dkimkeys import DkimKey, make_key
 from tests.dnsserver import LoopbackDNS
+from tests.relay import Relay
 
 # A real ham (a Yahoo user's mail through GoDaddy to Gmail) without the receiving side's headers: the hops above
 # Yahoo's own, Gmail's Authentication-Results and Yahoo's signature are cut off, so no trusted party vouches for
@@ -160,3 +163,25 @@ def test_a_reanalysis_makes_no_second_complaint(settings: Settings, dns: Loopbac
         assert _complaints(platform) == [(report, "domain", True, "queued")]
     finally:
         platform.close()
+
+
+def test_a_cfbl_address_under_a_signature_the_platform_verifies_gets_the_complaint(
+    settings: Settings, dns: LoopbackDNS, key: DkimKey
+) -> None:
+    raw = UNSIGNED.replace(b"Subject:", b"CFBL-Address: fbl@yahoo.com; report=arf\nSubject:", 1)
+    signed = key.sign(raw, "yahoo.com", headers=[b"from", b"to", b"subject", b"date", b"cfbl-address"])
+    with Relay() as relay:
+        sender = {"mail_relay": relay.address, "mail_from": "feedback@association.example.org"}
+        platform = _platform(settings, dns, cfbl=True, **sender)  # no member, no loop: only the CFBL-Address
+        try:
+            with platform.engine.begin() as conn:
+                reporter = create_user(conn, "jean.dupont@example.org", Role.REPORTER)
+            _report(platform, reporter, signed)
+            _report(platform, reporter, raw.replace(b"Subject:", b"X-N: 1\nSubject:", 1))  # unsigned: nothing
+            run_jobs_until_idle(platform, timeout=60)
+            (mail,) = relay.mails
+            assert read_feedback(mail)[0].kind == "complaint"
+            assert BytesParser().parsebytes(mail)["To"] == "fbl@yahoo.com"
+            assert dns.asked == ["test._domainkey.yahoo.com"]
+        finally:
+            platform.close()

@@ -219,14 +219,17 @@ def live_claims(conn: Connection, source: str) -> list[Live]:
     return [Live(r.id, r.claim_id, r.kind, r.value) for r in conn.execute(query)]
 
 
-def complaint_counts(conn: Connection, subscription_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Complaints per state for each subscription: what was delivered, what waits, what died, what was unverified."""
+def complaint_counts(
+    conn: Connection, subscription_ids: Sequence[int], by: Any = complaints.c.state
+) -> dict[int, dict[str, int]]:
+    """Complaints per state for each subscription: what was delivered, what waits, what died, what was unverified
+    (or per another column of theirs: `complaints.c.unsubscribe_state`, the one-click unsubscribes)."""
     counts: dict[int, dict[str, int]] = {i: {} for i in subscription_ids}
     if subscription_ids:
         query = (
-            select(complaints.c.subscription_id, complaints.c.state, func.count())
-            .where(complaints.c.subscription_id.in_(list(subscription_ids)))
-            .group_by(complaints.c.subscription_id, complaints.c.state)
+            select(complaints.c.subscription_id, by, func.count())
+            .where(complaints.c.subscription_id.in_(list(subscription_ids)), by.is_not(None))
+            .group_by(complaints.c.subscription_id, by)
         )
         for subscription_id, state, count in conn.execute(query):
             counts[subscription_id][state] = count

@@ -32,8 +32,8 @@ from signalement.store import audit
 from signalement.store import feedback as store
 from signalement.store.accounts import Principal
 from signalement.store.db import read
-from signalement.store.tables import claims, complaints, feedback_subscriptions, organizations
-from signalement.web.auth import require, require_in_organization
+from signalement.store.tables import cfbl_complaints, claims, complaints, feedback_subscriptions, organizations
+from signalement.web.auth import require, require_in_organization, require_staff
 from signalement.web.deps import MAX_ID, IdPath, PlatformDep, PrincipalDep, client_address
 from signalement.web.errors import ApiError, not_found
 
@@ -79,6 +79,9 @@ class SubscriptionOut(BaseModel):
     )
     complaints: dict[str, int] = Field(
         default_factory=dict, description="Its complaints by state: queued, delivered, dead, unverified."
+    )
+    unsubscribes: dict[str, int] = Field(
+        default_factory=dict, description="The one-click unsubscribes made on reporters' behalf: queued, done, failed."
     )
     created_at: datetime
 
@@ -222,8 +225,13 @@ def list_subscriptions(
     with read(platform.engine) as conn:
         sources = _providers(conn)
         found = store.listed(conn, organization_id=organization_id)
-        counts = store.complaint_counts(conn, [s.id for s in found])
-        return [_out(s, sources).model_copy(update={"complaints": counts[s.id]}) for s in found]
+        ids = [s.id for s in found]
+        counts = store.complaint_counts(conn, ids)
+        unsubscribes = store.complaint_counts(conn, ids, by=complaints.c.unsubscribe_state)
+        return [
+            _out(s, sources).model_copy(update={"complaints": counts[s.id], "unsubscribes": unsubscribes[s.id]})
+            for s in found
+        ]
 
 
 def _suspend(
@@ -299,9 +307,15 @@ def list_requests(platform: PlatformDep, principal: PrincipalDep) -> list[Feedba
     me = require(principal, Scope.REPORTS_READ)
     with read(platform.engine) as conn:
         source = _source_of(conn, me)
-        names = {r.id: r.name for r in conn.execute(select(organizations.c.id, organizations.c.name))}
         found = store.listed(conn)
-        claim_rows = {r.id: r for r in conn.execute(select(claims.c.id, claims.c.kind, claims.c.value))}
+        members = {s.organization_id for s in found}
+        query = select(organizations.c.id, organizations.c.name).where(organizations.c.id.in_(members))
+        names = {r.id: r.name for r in conn.execute(query)}
+        covered = {c for s in found for c in s.claim_ids}
+        claim_rows = {
+            r.id: r
+            for r in conn.execute(select(claims.c.id, claims.c.kind, claims.c.value).where(claims.c.id.in_(covered)))
+        }
     return [
         FeedbackRequest(
             subscription_id=s.id,
@@ -337,3 +351,41 @@ def decide_subscription(
             raise ApiError(409, "decision_not_applicable", str(error)) from None
         _audit(conn, me, request, f"subscription.{body.decision}", subscription_id, source=source)
     return DecisionOut(subscription_id=subscription_id, source=source, state=state)
+
+
+# -- complaints to CFBL-Address senders (staff) ------------------------------------------------------------------
+
+
+class CfblComplaintOut(BaseModel):
+    id: int
+    report_id: int
+    address: str = Field(description="The sender's CFBL-Address (RFC 9477).")
+    signer: str = Field(description="The d= of the passing signature that covers it.")
+    feedback_id: str | None
+    feedback_type: str | None
+    state: ComplaintState
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@router.get(
+    "/cfbl-complaints",
+    response_model=list[CfblComplaintOut],
+    summary="Complaints sent to non-member senders' CFBL-Address (staff)",
+)
+def list_cfbl_complaints(
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    state: ComplaintState | None = None,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CfblComplaintOut]:
+    """Oldest first from `after`; `state` queued, delivered or dead (a dead one says why in `last_error`)."""
+    require_staff(principal)
+    query = select(cfbl_complaints).where(cfbl_complaints.c.id > after).order_by(cfbl_complaints.c.id).limit(limit)
+    if state is not None:
+        query = query.where(cfbl_complaints.c.state == state)
+    with read(platform.engine) as conn:
+        return [CfblComplaintOut.model_validate(row._asdict()) for row in conn.execute(query)]

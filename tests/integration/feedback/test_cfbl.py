@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import Envelope
 from sqlalchemy import select
 
 from signalement.domain.accounts import Role
@@ -33,28 +32,13 @@ from signalement.store.accounts import create_user
 from signalement.store.migrate import upgrade
 from signalement.store.tables import cfbl_complaints, reports
 from tests.conftest import run_jobs_until_idle
-from tests.relay import Relay
+from tests.relay import FlakyRelay, Relay
 
 GMAIL = (Path(__file__).parents[2] / "fixtures" / "mail" / "ham-gmail-secureserver-authres-srs.eml").read_bytes()
 REPORTER = "jean.dupont@example.org"
 HIDDEN = (REPORTER, "user3@example.com", "user1@example.com")  # the account, and the message's own recipients
 FEEDBACK_ID = "3789e1ae1938aa2f0dfdfa48b20d8f8b"
 SIGNED_H = b":X-Mailer:CFBL-Address:CFBL-Feedback-ID; b="
-
-
-class FlakyRelay(Relay):
-    """A real SMTP relay that refuses the first `failures` messages with a temporary error."""
-
-    def __init__(self, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-        self.refused = 0
-
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
-        if self.refused < self.failures:
-            self.refused += 1
-            return "451 4.3.0 try again later"
-        return await super().handle_DATA(server, session, envelope)
 
 
 def with_cfbl(*addresses: str, signed: bool = True) -> bytes:

@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from signalement.domain.accounts import Role
-from signalement.domain.claims import ClaimKind, Proof
-from signalement.domain.feedback import ASSOCIATION, Content, Delivery, Format, organization_source
+from signalement.domain.feedback import ASSOCIATION, organization_source
 from signalement.domain.members import OrgKind
 from signalement.domain.reports import ReportedCategory
 from signalement.ingest.intake import Submission, Submitter
@@ -19,6 +18,7 @@ from signalement.store import claims, feedback, organizations
 from signalement.store.tables import complaints
 from signalement.store.tables import users as people
 from tests.conftest import Users, run_jobs_until_idle
+from tests.feedback_loops import approved_loop
 
 MAIL = Path(__file__).parents[2] / "fixtures" / "mail"
 SIGNED = (MAIL / "ham-gmail-secureserver-authres-srs.eml").read_bytes()  # Gmail's results: yahoo.com passes DKIM
@@ -26,18 +26,7 @@ SPOOF = (MAIL / "phishing-bbva-mx-spoof-replyto-authres.eml").read_bytes()  # Fr
 
 
 def _loop(platform: Platform, name: str, domain: str, staff: int, *sources: str) -> int:
-    """An organization with a verified domain claim and a pull loop on it, approved by these sources."""
-    with platform.engine.begin() as conn:
-        organization_id = organizations.create(conn, name, OrgKind.SENDER)
-        claim = claims.create(conn, organization_id, ClaimKind.DOMAIN, domain, created_by=None)
-        claims.mark_verified(conn, claim, Proof.DNS_TXT, by=None)
-        subscription_id = feedback.create(conn, organization_id, name="loop", claim_ids=[claim.id],
-                                          delivery=Delivery.PULL, address=None, webhook_url=None,
-                                          feedback_format=Format.ARF, content=Content.FULL, recipient_headers=(),
-                                          unsubscribe=False, created_by=staff)  # fmt: skip
-        for source in sources:
-            feedback.decide_grant(conn, subscription_id, source, "approve", by=staff, reason=None)
-    return subscription_id
+    return approved_loop(platform, domain, staff=staff, name=name, sources=sources)
 
 
 def _complaints(platform: Platform) -> list[Any]:

@@ -14,48 +14,31 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from aiosmtpd.smtp import Envelope, Session
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from signalement.domain.accounts import Role
-from signalement.domain.claims import ClaimKind, Proof
-from signalement.domain.feedback import ASSOCIATION, WEBHOOK_HEADER, Content, Delivery, Format, webhook_verified
-from signalement.domain.members import OrgKind
+from signalement.domain.feedback import WEBHOOK_HEADER, Delivery, Format, webhook_verified
 from signalement.domain.reports import ReportedCategory
 from signalement.ingest.intake import Submission, Submitter
 from signalement.mail.arf import read_feedback
 from signalement.mail.facts import is_feedback_report
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import claims, feedback, organizations
+from signalement.store import feedback
 from signalement.store.accounts import create_user, issue_token
 from signalement.store.migrate import upgrade
 from signalement.store.tables import complaints
 from signalement.store.tables import users as people
 from signalement.web.app import create_app
 from tests.conftest import run_jobs_until_idle
+from tests.feedback_loops import approved_loop
 from tests.pg import free_port
-from tests.relay import Relay
+from tests.relay import CountingRelay, FlakyRelay
 
 SIGNED = (Path(__file__).parents[2] / "fixtures" / "mail" / "ham-gmail-secureserver-authres-srs.eml").read_bytes()
 REPORTER = "jean.dupont@example.org"
 HIDDEN = (REPORTER, "user3@example.com", "user1@example.com")  # the account, and the message's own recipients
-
-
-class FlakyRelay(Relay):
-    """A real SMTP relay that refuses the first `failures` messages with a temporary error."""
-
-    def __init__(self, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-        self.refused = 0
-
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
-        if self.refused < self.failures:
-            self.refused += 1
-            return "451 4.3.0 try again later"
-        return await super().handle_DATA(server, session, envelope)
 
 
 def _platform(settings: Settings, **changes: Any) -> Platform:
@@ -71,14 +54,7 @@ def _complaint_for(platform: Platform, delivery: Delivery, **where: Any) -> int:
     with platform.engine.begin() as conn:
         staff = create_user(conn, "abuse@association.example", Role.ABUSE_MANAGER)
         reporter = create_user(conn, REPORTER, Role.REPORTER, display_name="Jean Dupont")
-        organization_id = organizations.create(conn, "Yahoo-like", OrgKind.SENDER)
-        claim = claims.create(conn, organization_id, ClaimKind.DOMAIN, "yahoo.com", created_by=None)
-        claims.mark_verified(conn, claim, Proof.DNS_TXT, by=None)
-        subscription = feedback.create(conn, organization_id, name="loop", claim_ids=[claim.id], delivery=delivery,
-                                       address=where.get("address"), webhook_url=where.get("webhook_url"),
-                                       feedback_format=where.get("format", Format.ARF), content=Content.FULL,
-                                       recipient_headers=(), unsubscribe=False, created_by=staff)  # fmt: skip
-        feedback.decide_grant(conn, subscription, ASSOCIATION, "approve", by=staff, reason=None)
+    approved_loop(platform, "yahoo.com", staff=staff, name="Yahoo-like", delivery=delivery, **where)
     submission = Submission(raw=SIGNED, reported_category=ReportedCategory.SPAM)
     platform.intake.accept(Submitter.user(reporter), submission)
     return reporter
@@ -111,21 +87,6 @@ def test_smtp_delivery_survives_a_relay_that_fails_then_accepts(settings: Settin
             assert BytesParser().parsebytes(mail)["To"] == "fbl@yahoo-like.example.com"
         finally:
             platform.close()
-
-
-class CountingRelay(Relay):
-    """A real SMTP relay that counts its sessions."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sessions = 0
-
-    async def handle_EHLO(
-        self, server: object, session: Session, envelope: Envelope, hostname: str, responses: list[str]
-    ) -> list[str]:
-        self.sessions += 1
-        session.host_name = hostname  # the hook's duty (aiosmtpd)
-        return responses
 
 
 def test_many_complaints_go_through_one_smtp_session(settings: Settings) -> None:
@@ -193,7 +154,7 @@ def endpoint() -> Iterator[str]:
 def test_a_webhook_gets_the_complaint_signed_and_retried(settings: Settings, endpoint: str) -> None:
     platform = _platform(settings)
     try:
-        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, format=Format.XARF)
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, feedback_format=Format.XARF)
         run_jobs_until_idle(platform, timeout=60)
         assert _states(platform) == [("delivered", 2)]
         (first_headers, first), (headers, body) = _Endpoint.received
@@ -238,7 +199,7 @@ def test_a_pull_loop_serves_its_complaints_from_a_cursor(settings: Settings) -> 
 def test_a_complaint_that_cannot_be_made_is_dead_at_once(settings: Settings, endpoint: str) -> None:
     platform = _platform(settings, mail_from="noreply@localhost")  # X-ARF needs a contact at a real domain
     try:
-        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, format=Format.XARF)
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, feedback_format=Format.XARF)
         run_jobs_until_idle(platform, timeout=60)
         assert _states(platform) == [("dead", 0)]  # never attempted: retrying could not help
         assert _Endpoint.received == []

@@ -15,21 +15,18 @@ from sqlalchemy import select
 
 from signalement.analysis.requeue import requeue_analysis
 from signalement.domain.accounts import Role
-from signalement.domain.claims import ClaimKind, Proof
-from signalement.domain.feedback import ASSOCIATION, Content, Delivery, Format
-from signalement.domain.members import OrgKind
 from signalement.domain.reports import ReportedCategory
 from signalement.ingest.intake import Submission, Submitter
 from signalement.mail.arf import read_feedback
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import claims, feedback, organizations
 from signalement.store.accounts import create_user
 from signalement.store.migrate import upgrade
 from signalement.store.tables import complaints, reports
 from tests.conftest import run_jobs_until_idle
 from tests.dkimkeys import DkimKey, make_key
 from tests.dnsserver import LoopbackDNS
+from tests.feedback_loops import approved_loop
 from tests.relay import Relay
 
 # A real ham (a Yahoo user's mail through GoDaddy to Gmail) without the receiving side's headers: the hops above
@@ -62,15 +59,7 @@ def _loop(platform: Platform) -> tuple[int, int]:
     with platform.engine.begin() as conn:
         staff = create_user(conn, "abuse@association.example", Role.ABUSE_MANAGER)
         reporter = create_user(conn, "jean.dupont@example.org", Role.REPORTER)
-        organization_id = organizations.create(conn, "Yahoo-like", OrgKind.SENDER)
-        claim = claims.create(conn, organization_id, ClaimKind.DOMAIN, "yahoo.com", created_by=None)
-        claims.mark_verified(conn, claim, Proof.DNS_TXT, by=None)
-        subscription = feedback.create(conn, organization_id, name="loop", claim_ids=[claim.id],
-                                       delivery=Delivery.PULL, address=None, webhook_url=None,
-                                       feedback_format=Format.ARF, content=Content.FULL, recipient_headers=(),
-                                       unsubscribe=False, created_by=staff)  # fmt: skip
-        feedback.decide_grant(conn, subscription, ASSOCIATION, "approve", by=staff, reason=None)
-    return subscription, reporter
+    return approved_loop(platform, "yahoo.com", staff=staff), reporter
 
 
 def _report(platform: Platform, reporter: int, raw: bytes) -> int:

@@ -23,21 +23,18 @@ from sqlalchemy import select
 
 from signalement.dns import txt_lookup
 from signalement.domain.accounts import Role
-from signalement.domain.claims import ClaimKind, Proof
-from signalement.domain.feedback import ASSOCIATION, Content, Delivery, Format
-from signalement.domain.members import OrgKind
 from signalement.domain.reports import ReportedCategory
 from signalement.feedback.unsubscribe import queue_unsubscribes
 from signalement.ingest.intake import Submission, Submitter
 from signalement.mail.dkim import passing_domains
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import claims, feedback, organizations
 from signalement.store.accounts import create_user
 from signalement.store.migrate import upgrade
 from signalement.store.tables import complaints, reports
 from tests.conftest import run_jobs_until_idle
 from tests.dnsserver import LoopbackDNS
+from tests.feedback_loops import approved_loop
 from tests.pg import free_port
 
 DOMAIN = "news.example.com"
@@ -157,14 +154,7 @@ def _member(platform: Platform, *, opted_in: bool = True) -> None:
     """A sender with a verified claim on DOMAIN and a pull loop, approved by the association."""
     with platform.engine.begin() as conn:
         staff = create_user(conn, "abuse@association.example", Role.ABUSE_MANAGER)
-        organization_id = organizations.create(conn, "News sender", OrgKind.SENDER)
-        claim = claims.create(conn, organization_id, ClaimKind.DOMAIN, DOMAIN, created_by=None)
-        claims.mark_verified(conn, claim, Proof.DNS_TXT, by=None)
-        subscription = feedback.create(conn, organization_id, name="loop", claim_ids=[claim.id],
-                                       delivery=Delivery.PULL, address=None, webhook_url=None,
-                                       feedback_format=Format.ARF, content=Content.FULL, recipient_headers=(),
-                                       unsubscribe=opted_in, created_by=staff)  # fmt: skip
-        feedback.decide_grant(conn, subscription, ASSOCIATION, "approve", by=staff, reason=None)
+    approved_loop(platform, DOMAIN, staff=staff, name="News sender", unsubscribe=opted_in)
 
 
 def _report(platform: Platform, raw: bytes) -> None:

@@ -196,6 +196,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/subscriptions/{subscription_id}:resume"): subscribers(200),
     ("GET", "/api/v1/feedback-requests"): complaint_sources(own=200),
     ("GET", "/api/v1/feedback"): {**authenticated(403), **dict.fromkeys(MEMBERS, 200)},  # complaints go to members
+    ("GET", "/api/v1/cfbl-complaints"): staff_only(200),
     ("POST", "/api/v1/subscriptions/{subscription_id}:decide"): complaint_sources(own=403),  # not on its own loop
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),

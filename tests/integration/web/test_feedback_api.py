@@ -4,6 +4,7 @@ decides apart with a reason, the member sees who granted it, and only live grant
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,9 +15,10 @@ from signalement.domain.accounts import Role
 from signalement.domain.claims import ClaimKind, Proof
 from signalement.domain.feedback import ASSOCIATION, organization_source
 from signalement.domain.members import OrgKind
+from signalement.ingest.intake import Submission, Submitter
 from signalement.platform import Platform
 from signalement.store import audit, claims, feedback, organizations
-from signalement.store.tables import users
+from signalement.store.tables import cfbl_complaints, complaints, users
 from tests.conftest import Users
 from tests.integration.web.helpers import assert_problem, bearer
 
@@ -137,3 +139,33 @@ def test_what_a_member_may_and_may_not_ask(world: World, platform: Platform) -> 
     sid = world.subscribe().json()["id"]
     assert_problem(world.decide(world.esp_admin, sid, "approve"), 403)  # a router is no source of complaints
     assert_problem(world.client.post(f"/api/v1/subscriptions/{sid}:suspend", headers=world.provider_abuse), 404)
+
+
+def test_the_member_sees_its_counts_and_staff_the_cfbl_complaints(world: World, users: Users) -> None:
+    subscription = world.subscribe().json()["id"]
+    reporter, _ = users.create()
+    intake = world.platform.intake
+    ids = [
+        intake.accept(Submitter.user(reporter), Submission(raw=f"Subject: {n}\r\n\r\nspam {n}\r\n".encode())).report_id
+        for n in range(3)
+    ]
+    now = datetime.now(UTC)
+    rows = [("delivered", "done"), ("delivered", "failed"), ("unverified", None)]
+    with world.platform.engine.begin() as conn:
+        for report_id, (state, unsubscribe) in zip(ids, rows, strict=True):
+            conn.execute(complaints.insert().values(
+                report_id=report_id, subscription_id=subscription, match_kind="domain", matched="news.example.com",
+                authenticated=state != "unverified", state=state, attempts=1, created_at=now,
+                unsubscribe_state=unsubscribe))  # fmt: skip
+        for report_id, state in zip(ids[:2], ("delivered", "dead"), strict=True):
+            conn.execute(cfbl_complaints.insert().values(
+                report_id=report_id, address="fbl@sender.example.net", signer="sender.example.net", state=state,
+                attempts=1, created_at=now))  # fmt: skip
+    (listed,) = world.client.get(f"/api/v1/organizations/{world.esp}/subscriptions", headers=world.esp_admin).json()
+    assert listed["complaints"] == {"delivered": 2, "unverified": 1}
+    assert listed["unsubscribes"] == {"done": 1, "failed": 1}
+    everything = world.client.get("/api/v1/cfbl-complaints", headers=world.staff_abuse).json()
+    assert [(c["report_id"], c["state"]) for c in everything] == [(ids[0], "delivered"), (ids[1], "dead")]
+    dead = world.client.get("/api/v1/cfbl-complaints?state=dead", headers=world.staff_abuse).json()
+    assert [c["address"] for c in dead] == ["fbl@sender.example.net"]
+    assert world.client.get("/api/v1/cfbl-complaints", headers=world.esp_admin).status_code == 403

@@ -121,7 +121,8 @@ class Settings(BaseSettings):
         default=False, description="Send complaints to non-member senders that ask in a signed CFBL-Address (RFC 9477)."
     )
     outbound_ca_file: Path | None = Field(
-        default=None, description="PEM certificates to trust for webhooks and one-click unsubscribes, beside the system's."
+        default=None,
+        description="PEM certificates to trust for webhooks and one-click unsubscribes, beside the system's.",
     )
     outbound_private: bool = Field(
         default=False,

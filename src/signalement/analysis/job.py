@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from signalement.analysis.match import any_claim, match_job
 from signalement.analysis.reported import feedback_original, xarf_evidence
 from signalement.domain.claims import ClaimKind
 from signalement.domain.reports import ReportKind, ReportStatus
-from signalement.feedback.complaints import any_grant, match_job
 from signalement.ingest.intake import ANALYZE_TASK
 from signalement.mail.trust import TrustContext
 from signalement.settings import Settings
@@ -85,7 +85,7 @@ def analyze_report(ctx: TaskContext, payload: Payload) -> None:
     facts = facts_for(row.kind, ctx.blobs.get(row.sha256), context)  # CPU work outside any transaction
     with ctx.engine.begin() as conn:
         save_analysis(conn, report_id, row.received_at, facts)
-        if ctx.settings.cfbl or any_grant(conn):  # feedback loops (and CFBL senders): matched in a job of its own
+        if ctx.settings.cfbl or any_claim(conn):  # members' statistics and loops, CFBL: in a job of its own
             ctx.queue.enqueue(conn, match_job(report_id, utcnow().isoformat()))
 
 

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from signalement.domain.claims import ClaimKind
-from signalement.mail.domains import normalize_host
+from signalement.mail.domains import is_subdomain, normalize_host
 
 K = TypeVar("K")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -165,6 +165,16 @@ class ClaimIndex(Generic[K]):
             if dot < 0:
                 return
             name = name[dot + 1 :]
+
+
+def authenticated_for(match: Match[Any], own_domains: Iterable[str]) -> bool:
+    """Whether a match authenticates for the claimant whose domain claims are `own_domains`: a Feedback-ID or
+    List-Id only under a passing signature of one of them (anyone can sign a header with a domain of their own)."""
+    if not match.authenticated:
+        return False
+    if match.kind not in (ClaimKind.FEEDBACK_ID, ClaimKind.LIST_ID):
+        return True
+    return any(is_subdomain(signer, domain) for signer in match.signed_by for domain in own_domains)
 
 
 def _exact(

@@ -515,3 +515,117 @@ feedback_versions = Table(
     Column("name", String(32), primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+# Statistics (signalement.domain.stats): per member, dimension, value and verified, the reports of each hour, day
+# and month. Every report adds to its three buckets; stat_contributions keeps what it added, so a re-analysis takes
+# its old keys back before it adds its new ones, and the counts can be recomputed from the reports.
+stat_counts = Table(
+    "stat_counts",
+    metadata,
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("period", String(8), primary_key=True),  # hour, day, month
+    Column("dimension", String(16), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("verified", Boolean, primary_key=True),
+    Column("bucket", UTCDateTime(), primary_key=True),  # the period's start, UTC
+    Column("reports", BigInteger, nullable=False),
+    Column("weight", Float, nullable=False),  # a trap's hit weighs TRAP_WEIGHT
+    Index("ix_stat_counts_range", "organization_id", "period", "dimension", "bucket"),
+)
+
+stat_contributions = Table(
+    "stat_contributions",
+    metadata,
+    Column("report_id", Id, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("verified", Boolean, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("keys", JSON, nullable=False),  # [[dimension, value], ...]
+    Index("ix_stat_contributions_organization_id_at", "organization_id", "at"),
+)
+
+# Where a member's peak alerts go, and which series it watches.
+alert_settings = Table(
+    "alert_settings",
+    metadata,
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("delivery", String(16), nullable=False),  # smtp, webhook or none
+    Column("address", String(320)),
+    Column("webhook_url", Text),
+    Column("secret_nonce", String(32), nullable=False),  # the webhook's signing key derives from it
+    Column("cooldown_hours", Integer, nullable=False),
+    Column("dimensions", JSON, nullable=False),  # the dimensions whose series are watched
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# A peak found in one series at one hour, with its evidence, and its delivery to the member.
+stat_alerts = Table(
+    "stat_alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    Column("dimension", String(16), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),  # the hour of the peak
+    Column("reports", BigInteger, nullable=False),
+    Column("expected", Float, nullable=False),  # the baseline's median
+    Column("upper", Float, nullable=False),  # what would still have been no peak
+    Column("score", Float, nullable=False),
+    Column("evidence", JSON, nullable=False),  # the series, the campaigns and the top messages behind it
+    Column("state", String(16), nullable=False),  # queued, sent, dead, muted (in a cooldown, or no delivery set)
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    UniqueConstraint("organization_id", "dimension", "value", "verified", "at", name="uq_stat_alerts_series_at"),
+    Index("ix_stat_alerts_organization_id_id", "organization_id", "id"),
+)
+
+# A member's customer's view of its own statistics and complaints: a link with a secret token (its SHA-256 kept).
+stat_shares = Table(
+    "stat_shares",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    Column("dimension", String(16), nullable=False),  # what the customer is: its Feedback-ID, DKIM domain, IP ...
+    Column("value", String(255), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("digest", LargeBinary(32), nullable=False, unique=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# A member asks the association to intervene about one of its customers: followed with staff to its end.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    Column("dimension", String(16), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # open, in_progress, waiting, closed
+    Column("evidence", JSON, nullable=False),
+    Column("opened_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("assigned_to", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    Index("ix_cases_organization_id_id", "organization_id", "id"),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("kind", String(16), nullable=False),  # comment, state
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_case_events_case_id_id", "case_id", "id"),
+)

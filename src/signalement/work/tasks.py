@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from signalement.analysis.job import ANALYZE
+from signalement.analysis.match import MATCH as FEEDBACK_MATCH
 from signalement.feedback.cfbl import CFBL_DELIVER
-from signalement.feedback.complaints import MATCH as FEEDBACK_MATCH
 from signalement.feedback.delivery import DELIVER as FEEDBACK_DELIVER
 from signalement.feedback.unsubscribe import UNSUBSCRIBE as FEEDBACK_UNSUBSCRIBE
 from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIRE

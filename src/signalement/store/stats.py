@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from signalement.domain.stats import Contribution, Dimension, Period, bucket, cover
-from signalement.store.tables import stat_contributions, stat_counts
+from signalement.store.tables import stat_contributions, stat_counts, stat_volumes
 
 _PERIODS = (Period.HOUR, Period.DAY, Period.MONTH)
 _KEY = ("organization_id", "period", "dimension", "value", "verified", "bucket")
@@ -161,3 +161,41 @@ def rebuild(conn: Connection, organization_id: int | None = None) -> int:
     for start in range(0, len(made), 1000):
         add(conn, ((c, 1) for c in made[start : start + 1000]))
     return len(made)
+
+
+def set_volumes(conn: Connection, organization_id: int, rows: Sequence[tuple[Dimension, str, datetime, int]]) -> None:
+    """What the member says it sent: (dimension, value, day, messages), each replacing what was said before."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(stat_volumes)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["organization_id", "dimension", "value", "day"], set_={"sent": statement.excluded.sent}
+    )
+    conn.execute(
+        upsert,
+        [
+            {"organization_id": organization_id, "dimension": d, "value": v, "day": bucket(day, Period.DAY), "sent": n}
+            for d, v, day, n in sorted(rows)
+        ],
+    )
+
+
+def volumes(
+    conn: Connection,
+    organization_id: int,
+    dimension: Dimension,
+    since: datetime,
+    until: datetime,
+    values: Sequence[str],
+) -> dict[tuple[str, datetime], int]:
+    """(value, day) -> messages sent, for the days of [since, until)."""
+    query = select(stat_volumes.c.value, stat_volumes.c.day, stat_volumes.c.sent).where(
+        stat_volumes.c.organization_id == organization_id,
+        stat_volumes.c.dimension == dimension,
+        stat_volumes.c.day >= bucket(since, Period.DAY),
+        stat_volumes.c.day < until,
+    )
+    if values:
+        query = query.where(stat_volumes.c.value.in_(list(values)))
+    return {(r.value, r.day): int(r.sent) for r in conn.execute(query)}

@@ -545,6 +545,17 @@ stat_contributions = Table(
     Index("ix_stat_contributions_organization_id_at", "organization_id", "at"),
 )
 
+# What a member sent, per day and key (its IPs, domains, customers), so that complaints become a rate.
+stat_volumes = Table(
+    "stat_volumes",
+    metadata,
+    Column("organization_id", Id, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("dimension", String(16), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("day", UTCDateTime(), primary_key=True),
+    Column("sent", BigInteger, nullable=False),
+)
+
 # Where a member's peak alerts go, and which series it watches.
 alert_settings = Table(
     "alert_settings",

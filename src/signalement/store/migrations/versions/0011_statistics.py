@@ -67,6 +67,16 @@ def upgrade() -> None:
         "ix_stat_contributions_organization_id_at", "stat_contributions", ["organization_id", "at"], unique=False
     )
     op.create_table(
+        "stat_volumes",
+        sa.Column("organization_id", Id, nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.Column("day", When, nullable=False),
+        sa.Column("sent", sa.BigInteger(), nullable=False),
+        _org("stat_volumes"),
+        sa.PrimaryKeyConstraint("organization_id", "dimension", "value", "day", name="pk_stat_volumes"),
+    )
+    op.create_table(
         "alert_settings",
         sa.Column("organization_id", Id, nullable=False),
         sa.Column("delivery", sa.String(length=16), nullable=False),
@@ -156,6 +166,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("case_events", "cases", "stat_shares", "stat_alerts", "alert_settings", "stat_contributions"):
+    for table in ("case_events", "cases", "stat_shares", "stat_alerts", "alert_settings", "stat_volumes"):
         op.drop_table(table)
+    op.drop_table("stat_contributions")
     op.drop_table("stat_counts")

@@ -332,3 +332,85 @@ def _bootstrap_admin(platform: Platform) -> None:
         f"    e-mail:    {email}\n    password:  {password}\n    API token: {token}\n"
         "  They are shown only this once. Create more users with `signalement user create`.\n"
     )
+
+
+@main.group()
+def stats() -> None:
+    """Statistics of the reports about members' resources (docs/statistics.md)."""
+
+
+@stats.command("show")
+@click.argument("organization")
+@click.option("--dimension", default="all", show_default=True, help="all, ip, network, dkim, sender_domain, ...")
+@click.option("--since", type=click.DateTime(), help="UTC; default 30 days before --until.")
+@click.option("--until", type=click.DateTime(), help="UTC; default now.")
+@click.option("--per", type=click.Choice(["hour", "day", "month"]), help="A series; default the totals.")
+@click.option("--top", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, as the API's export.")
+def stats_show(
+    organization: str,
+    dimension: str,
+    since: datetime | None,
+    until: datetime | None,
+    per: str | None,
+    top: int,
+    as_csv: bool,
+) -> None:
+    """An organization's (its id or name) counts over a range."""
+    from datetime import timedelta
+
+    from signalement.domain.stats import Dimension, Period
+    from signalement.stats.export import to_csv
+    from signalement.store import stats as store
+    from signalement.store.db import read
+
+    try:
+        chosen = Dimension(dimension)
+    except ValueError:
+        raise click.BadParameter(f"one of {', '.join(d.value for d in Dimension)}", param_hint="--dimension") from None
+    end = until.replace(tzinfo=UTC) if until else datetime.now(UTC)
+    start = since.replace(tzinfo=UTC) if since else end - timedelta(days=30)
+    platform = _migrated_platform()
+    try:
+        with read(platform.engine) as conn:
+            organization_id = _organization_id(conn, organization)
+            rows = store.counts(conn, organization_id, chosen, start, end, per=Period(per) if per else None, top=top)
+    finally:
+        platform.close()
+    if as_csv:
+        click.echo(to_csv(chosen.value, rows), nl=False)
+        return
+    for r in rows:
+        when = r.bucket.isoformat() if r.bucket else f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+        state = "verified" if r.verified else "unverified"
+        click.echo(f"{when}  {r.reports:>8}  {r.weight:>10.1f}  {state:<10}  {r.value or '(all)'}")
+
+
+@stats.command("rebuild")
+@click.argument("organization", required=False)
+def stats_rebuild(organization: str | None) -> None:
+    """Recompute the counts (of one organization, or all) from what each report added."""
+    from signalement.store import stats as store
+
+    platform = _migrated_platform()
+    try:
+        with platform.engine.begin() as conn:
+            organization_id = _organization_id(conn, organization) if organization else None
+            count = store.rebuild(conn, organization_id)
+    finally:
+        platform.close()
+    click.echo(f"recounted {count} contributions of reports")
+
+
+def _organization_id(conn: Any, given: str) -> int:
+    from sqlalchemy import or_, select
+
+    from signalement.store.tables import organizations
+
+    wanted = organizations.c.name == given
+    if given.isdigit():
+        wanted = or_(wanted, organizations.c.id == int(given))
+    found = conn.execute(select(organizations.c.id).where(wanted)).scalar()
+    if found is None:
+        raise click.BadParameter(f"no organization {given!r}", param_hint="ORGANIZATION")
+    return int(found)

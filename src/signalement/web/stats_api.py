@@ -4,8 +4,6 @@ volumes a member sent, which make complaints a rate."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -14,6 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from signalement.domain.accounts import Role, Scope
 from signalement.domain.stats import Dimension, Period, bucket
+from signalement.stats.export import to_csv
 from signalement.store import audit
 from signalement.store import stats as store
 from signalement.store.db import read
@@ -142,21 +141,9 @@ def _within(day: datetime, start: datetime | None, per: Period | None) -> bool:
 
 
 def _csv(out: StatsOut) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["bucket", "dimension", "value", "verified", "reports", "weight", "sent", "rate"])
-    for r in out.rows:
-        when = r.bucket.isoformat() if r.bucket else ""
-        writer.writerow([when, out.dimension.value, _cell(r.value), r.verified, r.reports, r.weight,
-                         "" if r.sent is None else r.sent, "" if r.rate is None else f"{r.rate:.6g}"])  # fmt: skip
     name = f"stats-{out.organization_id}-{out.dimension.value}.csv"
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
-
-
-def _cell(text: str) -> str:
-    """A value a spreadsheet would run as a formula is quoted (CSV injection: values come from senders)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return Response(to_csv(out.dimension.value, out.rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 def _utc(at: datetime) -> datetime:

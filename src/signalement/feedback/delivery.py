@@ -270,16 +270,21 @@ def _alive(client: smtplib.SMTP) -> bool:
 
 
 def _post(settings: Settings, subscription: store.Subscription, built: Built) -> None:
-    """To the member's URL, through signalement.outbound (no private address, no redirect followed), on a client
-    this process keeps (its connections stay open between complaints); a refused URL is dead at once."""
     assert subscription.webhook_url is not None
+    secret, _ = store.keys(settings.server_secret(), subscription.secret_nonce)
+    post_signed(settings, subscription.webhook_url, secret, built)
+
+
+def post_signed(settings: Settings, url: str, secret: bytes, built: Built) -> None:
+    """To a member's URL, signed with its secret, through signalement.outbound (no private address, no redirect
+    followed), on a client this process keeps (its connections stay open between calls). FeedbackError when the
+    URL may not be called or redirects (retrying cannot help); any other error is worth a retry."""
     try:
-        target = outbound.check(subscription.webhook_url, settings, schemes=("https", "http"))
+        target = outbound.check(url, settings, schemes=("https", "http"))
     except outbound.UnresolvedError:
         raise  # perhaps a passing DNS failure: retried
     except outbound.RefusedError as refusal:
         raise FeedbackError(f"webhook refused: {refusal}") from None
-    secret, _ = store.keys(settings.server_secret(), subscription.secret_nonce)
     headers = {
         "Content-Type": built.content_type,
         WEBHOOK_HEADER: webhook_signature(secret, int(time.time()), built.body),

@@ -17,9 +17,15 @@ def utcnow() -> datetime:
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True if a row was inserted."""
+    return insert_new(conn, table, values) is not None
+
+
+def insert_new(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING: the new row's (first) key, None when it conflicted."""
     # RETURNING rather than rowcount, which drivers do not all report for ON CONFLICT DO NOTHING
     key = next(iter(table.primary_key.columns))
-    return conn.execute(_on_conflict_do_nothing(conn, table).returning(key), values).first() is not None
+    row = conn.execute(_on_conflict_do_nothing(conn, table).returning(key), values).first()
+    return None if row is None else row[0]
 
 
 def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

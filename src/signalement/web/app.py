@@ -14,6 +14,7 @@ from signalement.platform import Platform
 from signalement.ui import account, invitation, pages
 from signalement.web import (
     admin_api,
+    alerts_api,
     campaigns_api,
     claims_api,
     feedback_api,
@@ -42,8 +43,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
     app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)
-    routers = (reports_api, sms_api, signal_spam, me_api, organizations_api, feedback_api, stats_api, admin_api,
-               campaigns_api)  # fmt: skip
+    routers = (reports_api, sms_api, signal_spam, me_api, organizations_api, feedback_api, stats_api, alerts_api,
+               admin_api, campaigns_api)  # fmt: skip
     for module in (*routers, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(claims_api.router, responses=ERROR_RESPONSES)  # the API and the postmaster's page

@@ -15,6 +15,8 @@ from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIR
 from signalement.members.invitation_mail import INVITATION_MAIL
 from signalement.members.postmaster import POSTMASTER_MAIL
 from signalement.smtp.acknowledge import ACKNOWLEDGE
+from signalement.stats.alerts import DELIVER as STATS_ALERT_DELIVER
+from signalement.stats.alerts import PEAKS as STATS_PEAKS
 from signalement.store.sql import utcnow
 from signalement.store.tables import job_keys
 from signalement.ui.account_mail import ACCOUNT_MAIL
@@ -44,7 +46,5 @@ HOUSEKEEPING = TaskSpec("housekeeping", housekeeping, every=timedelta(hours=1))
 
 def all_tasks() -> dict[str, TaskSpec]:
     tasks = (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, INVITATION_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)
-    return {
-        spec.name: spec
-        for spec in (*tasks, POSTMASTER_MAIL, FEEDBACK_MATCH, FEEDBACK_DELIVER, FEEDBACK_UNSUBSCRIBE, CFBL_DELIVER)
-    }
+    feedback = (FEEDBACK_MATCH, FEEDBACK_DELIVER, FEEDBACK_UNSUBSCRIBE, CFBL_DELIVER)
+    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL, *feedback, STATS_PEAKS, STATS_ALERT_DELIVER)}

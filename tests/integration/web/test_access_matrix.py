@@ -198,6 +198,12 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/feedback"): {**authenticated(403), **dict.fromkeys(MEMBERS, 200)},  # complaints go to members
     ("GET", "/api/v1/cfbl-complaints"): staff_only(200),
     ("GET", "/api/v1/organizations/{organization_id}/stats"): {**in_organization(200), REPORTER: 403},
+    ("GET", "/api/v1/organizations/{organization_id}/alert-settings"): {**in_organization(200), REPORTER: 403},
+    ("PUT", "/api/v1/organizations/{organization_id}/alert-settings"): {
+        **in_organization(200, (), (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)),
+        REPORTER: 403,
+    },
+    ("GET", "/api/v1/organizations/{organization_id}/alerts"): {**in_organization(200), REPORTER: 403},
     ("GET", "/api/v1/stats"): {**authenticated(403), **dict.fromkeys(STAFF, 422), **dict.fromkeys(MEMBERS, 200)},
     ("PUT", "/api/v1/organizations/{organization_id}/volumes"): {
         **in_organization(204, (), (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)),
@@ -437,6 +443,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         },
         ("POST", "/api/v1/subscriptions/{subscription_id}:decide"): {"json": {"decision": "approve"}},
         ("PUT", "/api/v1/organizations/{organization_id}/volumes"): {"json": []},
+        ("PUT", "/api/v1/organizations/{organization_id}/alert-settings"): {"json": {"delivery": "none"}},
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})
     response: httpx.Response = world.client.request(method, url, **kwargs)

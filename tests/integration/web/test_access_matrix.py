@@ -23,9 +23,10 @@ from signalement.domain.accounts import Role, Scope
 from signalement.domain.claims import ClaimKind, Proof
 from signalement.domain.feedback import Content, Delivery, Format
 from signalement.domain.members import OrgKind
+from signalement.domain.stats import Dimension
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import claims, feedback, organizations, tables
+from signalement.store import claims, feedback, organizations, shares, tables
 from signalement.store.accounts import create_user, issue_token
 from signalement.store.sql import utcnow
 from signalement.web.app import create_app
@@ -47,6 +48,7 @@ ANONYMOUS, UNKNOWN, REVOKED, DISABLED = "anonymous", "unknown token", "revoked t
 REPORTER, ANALYST, ABUSE_MANAGER, ADMIN = "reporter", "analyst", "abuse_manager", "admin"
 BAD_CREDENTIALS = (UNKNOWN, REVOKED, DISABLED)
 STAFF = (ANALYST, ABUSE_MANAGER, ADMIN)
+SHARERS = (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)  # who gives a customer a link
 MEMBER_ROLES = (Role.MEMBER_ADMIN, Role.MEMBER_ANALYST, Role.MEMBER_ABUSE_MANAGER)
 OWN = tuple(f"{role} (own)" for role in MEMBER_ROLES)  # of the organization the path names
 OTHER = tuple(f"{role} (other)" for role in MEMBER_ROLES)  # of another organization
@@ -204,6 +206,15 @@ EXPECTED: dict[tuple[str, str], Expected] = {
         REPORTER: 403,
     },
     ("GET", "/api/v1/organizations/{organization_id}/alerts"): {**in_organization(200), REPORTER: 403},
+    ("POST", "/api/v1/organizations/{organization_id}/shares"): {**in_organization(201, (), SHARERS), REPORTER: 403},
+    ("GET", "/api/v1/organizations/{organization_id}/shares"): {**in_organization(200, (), SHARERS), REPORTER: 403},
+    ("POST", "/api/v1/organizations/{organization_id}/shares/{share_id}:revoke"): {
+        **in_organization(200, (), SHARERS),
+        REPORTER: 403,
+    },
+    ("GET", "/api/v1/shared/{token}/stats"): public(200),  # the link's token is the credential
+    ("GET", "/api/v1/shared/{token}/complaints"): public(200),
+    ("GET", "/share/{token}"): public(200),
     ("GET", "/api/v1/stats"): {**authenticated(403), **dict.fromkeys(STAFF, 422), **dict.fromkeys(MEMBERS, 200)},
     ("PUT", "/api/v1/organizations/{organization_id}/volumes"): {
         **in_organization(204, (), (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)),
@@ -335,6 +346,13 @@ class World:
     claim_id: int  # a pending claim of an IP range of it
     verified_claim: int  # a verified claim of a domain of it
     subscription_id: int  # a feedback loop of it on that claim
+    share_token: str = ""  # a live link to one of its customers' statistics
+
+    def fresh_share(self) -> int:
+        with self.platform.engine.begin() as conn:
+            made, _ = shares.create(conn, self.organization_id, Dimension.DKIM, "customer.example", "C", 7,
+                                    self.member_id)  # fmt: skip
+            return made.id
 
     def fresh_claim(self) -> int:
         """A new pending claim, for a route that decides one (each caller's call needs its own)."""
@@ -386,6 +404,8 @@ def world(client: TestClient, platform: Platform, users: Users) -> Iterator[Worl
             verified = claims.create(conn, own, ClaimKind.DOMAIN, "matrix.example.com", created_by=None)
             world.verified_claim = claims.mark_verified(conn, verified, Proof.DNS_TXT, by=None).id
         world.subscription_id = world.fresh_subscription()
+        with platform.engine.begin() as conn:
+            _, world.share_token = shares.create(conn, own, Dimension.DKIM, "customer.example", "C", 7, None)
         yield world
 
 
@@ -402,6 +422,8 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         invitation_id=987_654,
         claim_id=world.fresh_claim() if path in DECIDING else world.claim_id,
         subscription_id=world.fresh_subscription() if path.endswith(":decide") else world.subscription_id,
+        share_id=world.fresh_share() if "{share_id}" in path else 0,
+        token=world.share_token,
     )
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
@@ -443,6 +465,9 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         },
         ("POST", "/api/v1/subscriptions/{subscription_id}:decide"): {"json": {"decision": "approve"}},
         ("PUT", "/api/v1/organizations/{organization_id}/volumes"): {"json": []},
+        ("POST", "/api/v1/organizations/{organization_id}/shares"): {
+            "json": {"dimension": "feedback_id", "value": "esp1:cust7", "label": "Customer 7"}
+        },
         ("PUT", "/api/v1/organizations/{organization_id}/alert-settings"): {"json": {"delivery": "none"}},
     }
     kwargs: dict[str, Any] = {"headers": headers} | bodies.get((method, path), {})

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, literal, or_, select
+from sqlalchemy import Connection, Table, delete, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -48,23 +48,27 @@ def record(conn: Connection, report_id: int, made: Sequence[Contribution]) -> No
 def add(conn: Connection, changes: Iterable[tuple[Contribution, int]]) -> None:
     """Add (sign 1) or take back (sign -1) contributions, to their hour, day and month, in one statement. Rows are
     written in key order, so concurrent transactions lock them in the same order (no deadlock)."""
+    changed = totals(changes)
+    if changed:
+        conn.execute(_upsert(conn.dialect.name, stat_counts), changed)
+
+
+def totals(changes: Iterable[tuple[Contribution, int]]) -> list[dict[str, Any]]:
+    """The stat_counts rows the changes add up to (reports and weight to add to each), in key order."""
     rows: dict[tuple[Any, ...], list[float]] = {}
     for contribution, sign in changes:
+        org, verified, weight = contribution.organization_id, contribution.verified, contribution.weight
         for period in _PERIODS:
             start = bucket(contribution.at, period)
             for dimension, value in contribution.keys:
-                org, verified = contribution.organization_id, contribution.verified
-                slot = (org, period.value, dimension.value, value, verified, start)
-                total = rows.setdefault(slot, [0, 0.0])
+                total = rows.setdefault((org, period.value, dimension.value, value, verified, start), [0, 0.0])
                 total[0] += sign
-                total[1] += sign * contribution.weight
-    changed = [
+                total[1] += sign * weight
+    return [
         dict(zip(_KEY, slot, strict=True)) | {"reports": int(n), "weight": w}
         for slot, (n, w) in sorted(rows.items())
         if n or w
     ]
-    if changed:
-        conn.execute(_upsert(conn.dialect.name, stat_counts), changed)
 
 
 @cache
@@ -110,22 +114,34 @@ def counts(
         if not values:
             return []
     parts = cover(since, until) if per is None else [(per, bucket(since, per), until)]
-    where = [
-        stat_counts.c.organization_id == organization_id,
-        stat_counts.c.dimension == dimension,
-        or_(*(_within(p, a, b) for p, a, b in parts)),
-    ]
-    if verified is not None:
-        where.append(stat_counts.c.verified == verified)
-    if values:
-        where.append(stat_counts.c.value.in_(list(values)))
-    when = stat_counts.c.bucket if per is not None else literal(None)
-    query = (
-        select(when.label("at"), stat_counts.c.value, stat_counts.c.verified,
-               func.sum(stat_counts.c.reports).label("reports"), func.sum(stat_counts.c.weight).label("weight"))
-        .where(*where)
-        .group_by(*([stat_counts.c.bucket] if per is not None else []), stat_counts.c.value, stat_counts.c.verified)
-    )  # fmt: skip
+    # One range of the (member, period, dimension, bucket) index per part, added up: an OR of the parts in one
+    # WHERE would read every bucket of the member's dimension.
+    selects = []
+    for period, first, end in parts:
+        where = [
+            stat_counts.c.organization_id == organization_id,
+            stat_counts.c.period == period,
+            stat_counts.c.dimension == dimension,
+            stat_counts.c.bucket >= first,
+            stat_counts.c.bucket < end,
+        ]
+        if verified is not None:
+            where.append(stat_counts.c.verified == verified)
+        if values:
+            where.append(stat_counts.c.value.in_(list(values)))
+        columns = [stat_counts.c.value, stat_counts.c.verified, stat_counts.c.reports, stat_counts.c.weight]
+        selects.append(select(*([stat_counts.c.bucket] if per is not None else []), *columns).where(*where))
+    if not selects:
+        return []
+    every = union_all(*selects).subquery()
+    when = [every.c.bucket] if per is not None else []
+    query = select(
+        (every.c.bucket if per is not None else literal(None)).label("at"),
+        every.c.value,
+        every.c.verified,
+        func.sum(every.c.reports).label("reports"),
+        func.sum(every.c.weight).label("weight"),
+    ).group_by(*when, every.c.value, every.c.verified)
     found = [
         Row(r.at, dimension.value, r.value, bool(r.verified), int(r.reports), float(r.weight))
         for r in conn.execute(query)
@@ -134,10 +150,6 @@ def counts(
     if per is None:
         return sorted(found, key=lambda r: (-r.reports, r.value, not r.verified))
     return sorted(found, key=lambda r: (r.bucket or since, -r.reports, r.value, not r.verified))
-
-
-def _within(period: Period, first: datetime, end: datetime) -> Any:
-    return and_(stat_counts.c.period == period, stat_counts.c.bucket >= first, stat_counts.c.bucket < end)
 
 
 def contributions(conn: Connection, organization_id: int | None = None) -> list[Contribution]:

@@ -26,7 +26,7 @@ from signalement.domain.members import OrgKind
 from signalement.domain.stats import Dimension
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import claims, feedback, organizations, shares, tables
+from signalement.store import cases, claims, feedback, organizations, shares, tables
 from signalement.store.accounts import create_user, issue_token
 from signalement.store.sql import utcnow
 from signalement.web.app import create_app
@@ -215,6 +215,13 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/shared/{token}/stats"): public(200),  # the link's token is the credential
     ("GET", "/api/v1/shared/{token}/complaints"): public(200),
     ("GET", "/share/{token}"): public(200),
+    ("POST", "/api/v1/organizations/{organization_id}/cases"): {**in_organization(201, (), SHARERS), REPORTER: 403},
+    ("GET", "/api/v1/organizations/{organization_id}/cases"): in_organization(200),
+    ("GET", "/api/v1/cases"): staff_only(200),
+    ("GET", "/api/v1/cases/{case_id}"): in_organization(200),
+    ("POST", "/api/v1/cases/{case_id}/events"): in_organization(201),
+    ("POST", "/api/v1/cases/{case_id}:transition"): in_organization(200, STAFF, SHARERS),  # each call closes its own
+    ("POST", "/api/v1/cases/{case_id}:assign"): in_organization(200, STAFF, ()),
     ("GET", "/api/v1/stats"): {**authenticated(403), **dict.fromkeys(STAFF, 422), **dict.fromkeys(MEMBERS, 200)},
     ("PUT", "/api/v1/organizations/{organization_id}/volumes"): {
         **in_organization(204, (), (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)),
@@ -347,6 +354,13 @@ class World:
     verified_claim: int  # a verified claim of a domain of it
     subscription_id: int  # a feedback loop of it on that claim
     share_token: str = ""  # a live link to one of its customers' statistics
+    case_id: int = 0  # an open case of the own organization
+
+    def fresh_case(self) -> int:
+        """A new open case, for :transition (each caller's call closes its own)."""
+        with self.platform.engine.begin() as conn:
+            return cases.create(conn, self.organization_id, Dimension.FEEDBACK_ID, f"matrix:{next(_counter)}",
+                                subject="matrix", evidence={}, opened_by=self.member_id)  # fmt: skip
 
     def fresh_share(self) -> int:
         with self.platform.engine.begin() as conn:
@@ -406,6 +420,7 @@ def world(client: TestClient, platform: Platform, users: Users) -> Iterator[Worl
         world.subscription_id = world.fresh_subscription()
         with platform.engine.begin() as conn:
             _, world.share_token = shares.create(conn, own, Dimension.DKIM, "customer.example", "C", 7, None)
+        world.case_id = world.fresh_case()
         yield world
 
 
@@ -424,6 +439,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         subscription_id=world.fresh_subscription() if path.endswith(":decide") else world.subscription_id,
         share_id=world.fresh_share() if "{share_id}" in path else 0,
         token=world.share_token,
+        case_id=world.fresh_case() if path.endswith(":transition") else world.case_id,
     )
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
@@ -465,6 +481,12 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         },
         ("POST", "/api/v1/subscriptions/{subscription_id}:decide"): {"json": {"decision": "approve"}},
         ("PUT", "/api/v1/organizations/{organization_id}/volumes"): {"json": []},
+        ("POST", "/api/v1/organizations/{organization_id}/cases"): {
+            "json": {"dimension": "feedback_id", "value": f"esp:matrix-{next(_counter)}", "statement": "matrix"}
+        },
+        ("POST", "/api/v1/cases/{case_id}/events"): {"json": {"text": "matrix"}},
+        ("POST", "/api/v1/cases/{case_id}:transition"): {"json": {"state": "closed", "resolution": "matrix"}},
+        ("POST", "/api/v1/cases/{case_id}:assign"): {"json": {"user_id": None}},
         ("POST", "/api/v1/organizations/{organization_id}/shares"): {
             "json": {"dimension": "feedback_id", "value": "esp1:cust7", "label": "Customer 7"}
         },

@@ -18,7 +18,7 @@ from signalement.domain.stats import Contribution, Dimension, Period, bucket, co
 from signalement.store.tables import stat_contributions, stat_counts, stat_volumes
 
 _PERIODS = (Period.HOUR, Period.DAY, Period.MONTH)
-_KEY = ("organization_id", "period", "dimension", "value", "verified", "bucket")
+_KEY = ("organization_id", "period", "dimension", "value", "bucket", "verified")  # the primary key's order
 
 
 def record(conn: Connection, report_id: int, made: Sequence[Contribution]) -> None:
@@ -61,7 +61,7 @@ def totals(changes: Iterable[tuple[Contribution, int]]) -> list[dict[str, Any]]:
         for period in _PERIODS:
             start = bucket(contribution.at, period)
             for dimension, value in contribution.keys:
-                total = rows.setdefault((org, period.value, dimension.value, value, verified, start), [0, 0.0])
+                total = rows.setdefault((org, period.value, dimension.value, value, start, verified), [0, 0.0])
                 total[0] += sign
                 total[1] += sign * weight
     return [

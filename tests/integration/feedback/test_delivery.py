@@ -5,13 +5,11 @@ signed webhook to a real HTTP server on loopback."""
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from collections.abc import Iterator
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,8 +31,8 @@ from signalement.store.tables import users as people
 from signalement.web.app import create_app
 from tests.conftest import run_jobs_until_idle
 from tests.feedback_loops import approved_loop
-from tests.pg import free_port
 from tests.relay import CountingRelay, FlakyRelay
+from tests.webhooks import Endpoint
 
 SIGNED = (Path(__file__).parents[2] / "fixtures" / "mail" / "ham-gmail-secureserver-authres-srs.eml").read_bytes()
 REPORTER = "jean.dupont@example.org"
@@ -125,39 +123,19 @@ def test_a_relay_that_never_accepts_makes_a_dead_letter(settings: Settings) -> N
             platform.close()
 
 
-class _Endpoint(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
-    failures: ClassVar[int] = 1
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        failing = type(self).failures > 0
-        type(self).failures -= 1
-        self.send_response(500 if failing else 204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def endpoint() -> Iterator[str]:
-    _Endpoint.received, _Endpoint.failures = [], 1
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Endpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/complaints"
-    server.shutdown()
+def hook() -> Iterator[Endpoint]:
+    with Endpoint(failures=1) as endpoint:
+        yield endpoint
 
 
-def test_a_webhook_gets_the_complaint_signed_and_retried(settings: Settings, endpoint: str) -> None:
+def test_a_webhook_gets_the_complaint_signed_and_retried(settings: Settings, hook: Endpoint) -> None:
     platform = _platform(settings)
     try:
-        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, feedback_format=Format.XARF)
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=hook.url, feedback_format=Format.XARF)
         run_jobs_until_idle(platform, timeout=60)
         assert _states(platform) == [("delivered", 2)]
-        (first_headers, first), (headers, body) = _Endpoint.received
+        (first_headers, first), (headers, body) = hook.received
         assert first == body and first_headers["Idempotency-Key"] == headers["Idempotency-Key"]
         with platform.engine.connect() as conn:
             (subscription,) = feedback.listed(conn)
@@ -196,13 +174,13 @@ def test_a_pull_loop_serves_its_complaints_from_a_cursor(settings: Settings) -> 
         platform.close()
 
 
-def test_a_complaint_that_cannot_be_made_is_dead_at_once(settings: Settings, endpoint: str) -> None:
+def test_a_complaint_that_cannot_be_made_is_dead_at_once(settings: Settings, hook: Endpoint) -> None:
     platform = _platform(settings, mail_from="noreply@localhost")  # X-ARF needs a contact at a real domain
     try:
-        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint, feedback_format=Format.XARF)
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=hook.url, feedback_format=Format.XARF)
         run_jobs_until_idle(platform, timeout=60)
         assert _states(platform) == [("dead", 0)]  # never attempted: retrying could not help
-        assert _Endpoint.received == []
+        assert hook.received == []
         with platform.engine.connect() as conn:
             error = conn.execute(select(complaints.c.last_error)).scalar_one()
         assert error.startswith("FeedbackError: the X-ARF")
@@ -210,12 +188,12 @@ def test_a_complaint_that_cannot_be_made_is_dead_at_once(settings: Settings, end
         platform.close()
 
 
-def test_a_webhook_on_a_private_address_is_refused_at_once(settings: Settings, endpoint: str) -> None:
+def test_a_webhook_on_a_private_address_is_refused_at_once(settings: Settings, hook: Endpoint) -> None:
     platform = _platform(settings, outbound_private=False)
     try:
-        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=endpoint)
+        _complaint_for(platform, Delivery.WEBHOOK, webhook_url=hook.url)
         run_jobs_until_idle(platform, timeout=60)
-        assert _states(platform) == [("dead", 1)] and _Endpoint.received == []
+        assert _states(platform) == [("dead", 1)] and hook.received == []
         with platform.engine.connect() as conn:
             error = conn.execute(select(complaints.c.last_error)).scalar_one()
         assert error == "FeedbackError: webhook refused: 127.0.0.1 resolves to a private or reserved address"

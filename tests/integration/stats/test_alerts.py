@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -13,6 +14,7 @@ from email.policy import default
 
 from sqlalchemy import select
 
+from signalement.domain.feedback import WEBHOOK_HEADER, webhook_verified
 from signalement.domain.members import OrgKind
 from signalement.domain.stats import Contribution, Dimension
 from signalement.ingest.intake import Submission, Submitter
@@ -25,6 +27,7 @@ from signalement.store.migrate import upgrade
 from signalement.store.tables import stat_alerts
 from tests.conftest import run_jobs_until_idle
 from tests.relay import Relay
+from tests.webhooks import Endpoint
 
 PEAK = datetime(2026, 11, 16, 14, tzinfo=UTC)  # a Monday afternoon
 WEEKS = 6
@@ -102,5 +105,29 @@ def test_a_burst_raises_one_alert_with_its_evidence(settings: Settings) -> None:
             run_jobs_until_idle(platform)
             assert (router, "all", "", later, "muted") in _alerts(platform)  # within the cooldown: not sent
             assert len(relay.mails) == 1
+        finally:
+            platform.close()
+
+
+def test_an_alert_by_webhook_is_signed_and_retried(settings: Settings) -> None:
+    with Endpoint(failures=1) as hook:
+        platform = Platform(settings.model_copy(update={"outbound_private": True}))  # the endpoint is on loopback
+        upgrade(platform.engine)
+        try:
+            with platform.engine.begin() as conn:
+                router = organizations.create(conn, "Router Co", OrgKind.ROUTER)
+                saved = alerts.save_settings(conn, router, delivery="webhook", address=None, webhook_url=hook.url,
+                                             cooldown_hours=24, dimensions=(Dimension.ALL,))  # fmt: skip
+            _history(platform, router, PEAK)
+            _burst(platform, router, PEAK, 150)
+            check_hour(platform.task_context(), PEAK)
+            run_jobs_until_idle(platform)
+            assert _alerts(platform) == [(router, "all", "", PEAK, "sent")]
+            (_, first), (headers, body) = hook.received  # the first answered 500: retried
+            assert first == body
+            secret = alerts.webhook_secret(platform.secret, saved.secret_nonce)
+            assert webhook_verified(secret, headers[WEBHOOK_HEADER], body, now=int(time.time()))
+            document = json.loads(body)
+            assert document["type"] == "signalement.peak" and document["organization"] == "Router Co"
         finally:
             platform.close()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from signalement.analysis.requeue import requeue_analysis
 from signalement.domain.accounts import Role
@@ -20,7 +20,7 @@ from signalement.ingest.intake import Submission, Submitter
 from signalement.platform import Platform
 from signalement.store import claims, organizations
 from signalement.store import stats as store
-from signalement.store.tables import reports, stat_counts
+from signalement.store.tables import reports, stat_contributions, stat_counts
 from tests.conftest import Users, run_jobs_until_idle
 
 MAIL = Path(__file__).parents[2] / "fixtures" / "mail"
@@ -120,3 +120,20 @@ def test_the_top_values_and_a_member_s_view_only(platform: Platform, users: User
         top = store.counts(conn, yahoo, Dimension.SENDER_DOMAIN, *YEAR, top=1)
         assert [(r.value, r.reports) for r in top] == [("yahoo.com", 3)]
         assert store.counts(conn, other, Dimension.ALL, *YEAR) == []
+
+
+def test_the_counts_are_recomputed_from_the_reports_themselves(platform: Platform, users: Users) -> None:
+    reporter, _ = users.create()
+    _member(platform, "Yahoo-like", "yahoo.com")
+    _member(platform, "Bank", "bbva.mx")
+    made = [_report(platform, reporter, SIGNED, T0 + timedelta(hours=7 * n), n) for n in range(5)]
+    made.append(_report(platform, reporter, SPOOF, T0, 5, trap=True, source="trap-1"))
+    run_jobs_until_idle(platform)
+    counted = _snapshot(platform)
+    with platform.engine.begin() as conn:  # everything the rollups and the ledger hold, gone
+        conn.execute(delete(stat_counts))
+        conn.execute(delete(stat_contributions))
+    assert _snapshot(platform) == set()
+    assert requeue_analysis(platform, "test") == len(made)  # `signalement reanalyze`: each report again
+    run_jobs_until_idle(platform)
+    assert _snapshot(platform) == counted

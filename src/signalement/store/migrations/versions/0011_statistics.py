@@ -43,11 +43,15 @@ def upgrade() -> None:
         sa.Column("weight", sa.Float(), nullable=False),
         _org("stat_counts"),
         sa.PrimaryKeyConstraint(
-            "organization_id", "period", "dimension", "value", "verified", "bucket", name="pk_stat_counts"
+            "organization_id", "period", "dimension", "value", "bucket", "verified", name="pk_stat_counts"
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index(
-        "ix_stat_counts_range", "stat_counts", ["organization_id", "period", "dimension", "bucket"], unique=False
+        "ix_stat_counts_range",
+        "stat_counts",
+        ["organization_id", "period", "dimension", "bucket", "value", "verified", "reports", "weight"],
+        unique=False,
     )
     op.create_table(
         "stat_contributions",

@@ -55,13 +55,13 @@ def check_hour(ctx: TaskContext, hour: datetime) -> int:
     with read(ctx.engine) as conn:
         watched = store.watched(conn)
         found = []
-        for series, _ in store.busy(conn, hour, HOURLY.min_count):
-            setting = watched.get(series.organization_id)
-            if series.dimension not in (setting.dimensions if setting else store.DEFAULT_DIMENSIONS):
-                continue
-            peak = _peak(conn, series, hour)
-            if peak is not None:
-                found.append((series, peak, evidence(conn, series, hour, peak)))
+        for organization_id in store.members(conn):
+            setting = watched.get(organization_id)
+            dimensions = setting.dimensions if setting else store.DEFAULT_DIMENSIONS
+            for series in store.busy(conn, organization_id, dimensions, hour, HOURLY.min_count):
+                peak = _peak(conn, series, hour)
+                if peak is not None:
+                    found.append((series, peak, evidence(conn, series, hour, peak)))
     made = 0
     with ctx.engine.begin() as conn:
         for series, peak, shown in found:

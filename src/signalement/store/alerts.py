@@ -13,7 +13,7 @@ from sqlalchemy import Connection, and_, exists, select, update
 
 from signalement.domain.stats import Dimension, Period
 from signalement.store.sql import insert_new, utcnow
-from signalement.store.tables import alert_settings, stat_alerts, stat_counts
+from signalement.store.tables import alert_settings, organizations, stat_alerts, stat_counts
 
 DEFAULT_COOLDOWN_HOURS = 24
 DEFAULT_DIMENSIONS = (Dimension.ALL, Dimension.IP, Dimension.NETWORK, Dimension.DKIM, Dimension.FEEDBACK_ID)
@@ -88,14 +88,25 @@ class Series:
     verified: bool
 
 
-def busy(conn: Connection, hour: datetime, at_least: float) -> list[tuple[Series, int]]:
-    """The series with at least `at_least` reports in this hour: the only ones that can peak in it."""
-    query = select(stat_counts.c.organization_id, stat_counts.c.dimension, stat_counts.c.value,
-                   stat_counts.c.verified, stat_counts.c.reports).where(
-        stat_counts.c.period == Period.HOUR, stat_counts.c.bucket == hour, stat_counts.c.reports >= at_least
-    )  # fmt: skip
-    return [(Series(r.organization_id, Dimension(r.dimension), r.value, bool(r.verified)), int(r.reports))
-            for r in conn.execute(query)]  # fmt: skip
+def busy(
+    conn: Connection, organization_id: int, dimensions: tuple[Dimension, ...], hour: datetime, at_least: float
+) -> list[Series]:
+    """The member's series of these dimensions with at least `at_least` reports in this hour: the only ones that
+    can peak in it (one range of the statistics' time index per dimension)."""
+    query = select(stat_counts.c.dimension, stat_counts.c.value, stat_counts.c.verified).where(
+        stat_counts.c.organization_id == organization_id,
+        stat_counts.c.period == Period.HOUR,
+        stat_counts.c.dimension.in_(list(dimensions)),
+        stat_counts.c.bucket == hour,
+        stat_counts.c.reports >= at_least,
+    )
+    return [Series(organization_id, Dimension(r.dimension), r.value, bool(r.verified)) for r in conn.execute(query)]
+
+
+def members(conn: Connection) -> list[int]:
+    """The organizations whose series are checked: those not disabled (a few hundred: a lookup each)."""
+    query = select(organizations.c.id).where(organizations.c.disabled_at.is_(None)).order_by(organizations.c.id)
+    return list(conn.execute(query).scalars())
 
 
 def hourly(conn: Connection, series: Series, since: datetime, until: datetime) -> dict[datetime, int]:

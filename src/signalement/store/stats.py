@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, literal, select, union_all
+from sqlalchemy import Connection, Subquery, Table, delete, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -110,30 +110,12 @@ def counts(
     """The counts of one dimension over [since, until): per hour, day or month (`per`), or in total (None); of
     the `values` given, or of the `top` values by reports over the range (all when neither)."""
     if top is not None and not values:
-        values = [r.value for r in counts(conn, organization_id, dimension, since, until, verified=verified)[:top]]
+        values = _top(conn, organization_id, dimension, since, until, verified, top)
         if not values:
             return []
-    parts = cover(since, until) if per is None else [(per, bucket(since, per), until)]
-    # One range of the (member, period, dimension, bucket) index per part, added up: an OR of the parts in one
-    # WHERE would read every bucket of the member's dimension.
-    selects = []
-    for period, first, end in parts:
-        where = [
-            stat_counts.c.organization_id == organization_id,
-            stat_counts.c.period == period,
-            stat_counts.c.dimension == dimension,
-            stat_counts.c.bucket >= first,
-            stat_counts.c.bucket < end,
-        ]
-        if verified is not None:
-            where.append(stat_counts.c.verified == verified)
-        if values:
-            where.append(stat_counts.c.value.in_(list(values)))
-        columns = [stat_counts.c.value, stat_counts.c.verified, stat_counts.c.reports, stat_counts.c.weight]
-        selects.append(select(*([stat_counts.c.bucket] if per is not None else []), *columns).where(*where))
-    if not selects:
+    every = _parts(organization_id, dimension, since, until, per, verified, values)
+    if every is None:
         return []
-    every = union_all(*selects).subquery()
     when = [every.c.bucket] if per is not None else []
     query = select(
         (every.c.bucket if per is not None else literal(None)).label("at"),
@@ -150,6 +132,54 @@ def counts(
     if per is None:
         return sorted(found, key=lambda r: (-r.reports, r.value, not r.verified))
     return sorted(found, key=lambda r: (r.bucket or since, -r.reports, r.value, not r.verified))
+
+
+def _top(
+    conn: Connection,
+    organization_id: int,
+    dimension: Dimension,
+    since: datetime,
+    until: datetime,
+    verified: bool | None,
+    top: int,
+) -> list[str]:
+    """The values with the most reports over the range, chosen by the database (not every value sent back)."""
+    every = _parts(organization_id, dimension, since, until, None, verified, ())
+    if every is None:
+        return []
+    total = func.sum(every.c.reports)
+    query = select(every.c.value).group_by(every.c.value).having(total > 0).order_by(total.desc(), every.c.value)
+    return list(conn.execute(query.limit(top)).scalars())
+
+
+def _parts(
+    organization_id: int,
+    dimension: Dimension,
+    since: datetime,
+    until: datetime,
+    per: Period | None,
+    verified: bool | None,
+    values: Sequence[str],
+) -> Subquery | None:
+    """The rows of every bucket covering the range, as one subquery: one range of the (member, period, dimension,
+    bucket) index per part (an OR of the parts in one WHERE would read every bucket of the member's dimension)."""
+    parts = cover(since, until) if per is None else [(per, bucket(since, per), until)]
+    selects = []
+    for period, first, end in parts:
+        where = [
+            stat_counts.c.organization_id == organization_id,
+            stat_counts.c.period == period,
+            stat_counts.c.dimension == dimension,
+            stat_counts.c.bucket >= first,
+            stat_counts.c.bucket < end,
+        ]
+        if verified is not None:
+            where.append(stat_counts.c.verified == verified)
+        if values:
+            where.append(stat_counts.c.value.in_(list(values)))
+        columns = [stat_counts.c.value, stat_counts.c.verified, stat_counts.c.reports, stat_counts.c.weight]
+        selects.append(select(*([stat_counts.c.bucket] if per is not None else []), *columns).where(*where))
+    return union_all(*selects).subquery() if selects else None
 
 
 def contributions(conn: Connection, organization_id: int | None = None) -> list[Contribution]:

@@ -20,6 +20,7 @@ from signalement.ingest.intake import Submission, Submitter
 from signalement.platform import Platform
 from signalement.store import claims, organizations
 from signalement.store import stats as store
+from signalement.store.erasure import erase_account
 from signalement.store.tables import reports, stat_contributions, stat_counts
 from tests.conftest import Users, run_jobs_until_idle
 
@@ -137,3 +138,17 @@ def test_the_counts_are_recomputed_from_the_reports_themselves(platform: Platfor
     assert requeue_analysis(platform, "test") == len(made)  # `signalement reanalyze`: each report again
     run_jobs_until_idle(platform)
     assert _snapshot(platform) == counted
+
+
+def test_an_erased_reporter_s_reports_leave_the_statistics(platform: Platform, users: Users) -> None:
+    reporter, _ = users.create()
+    other, _ = users.create()
+    yahoo = _member(platform, "Yahoo-like", "yahoo.com")
+    _report(platform, reporter, SIGNED, T0, 1)
+    _report(platform, other, SIGNED, T0, 2)
+    run_jobs_until_idle(platform)
+    with platform.engine.begin() as conn:
+        erase_account(conn, reporter)
+    with platform.engine.connect() as conn:
+        (left,) = store.counts(conn, yahoo, Dimension.ALL, *YEAR)
+    assert left.reports == 1  # the other reporter's

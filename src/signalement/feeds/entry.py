@@ -1,0 +1,64 @@
+"""What a feed carries: one entry per listed thing, or its withdrawal (a delisting, a URL cleared or down), with a
+cursor (`seq`) that only grows, so a consumer asks for what changed since its last one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from signalement.domain.members import Tlp
+
+
+class Level(StrEnum):
+    """How much is listed: the URL itself, every URL under a path prefix, a whole host, or a registered domain."""
+
+    URL = "url"
+    PREFIX = "prefix"
+    HOST = "host"
+    DOMAIN = "domain"
+
+
+class UrlState(StrEnum):
+    SUSPECTED = "suspected"  # seen in reports
+    CONFIRMED = "confirmed"  # by rules with enough confidence, or by an analyst
+    CLEARED = "cleared"  # a false positive
+    DOWN = "down"  # no longer served
+
+
+@dataclass(frozen=True)
+class UrlEntry:
+    """A URL (or prefix, host, domain) in a feed. `listed` is what a filter should block: the canonical URL, the
+    URL prefix, the host name or the registered domain, per `level`."""
+
+    seq: int  # the change this entry is at: feeds are ordered by it, incremental feeds start after a cursor
+    id: int  # the URL's id on the platform (stable: a withdrawal carries the same)
+    url: str  # the canonical URL (Safe Browsing canonicalization)
+    listed: str
+    level: Level
+    state: UrlState
+    tlp: Tlp
+    first_seen: datetime
+    last_seen: datetime
+    changed_at: datetime
+    reports: int
+    reporters: int
+    brand: str | None = None
+    campaign_ids: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()  # e.g. phishing, credential-form, lookalike, kit
+    withdrawn: bool = False  # no longer listed: consumers remove it (delisted, cleared, down)
+
+
+@dataclass(frozen=True)
+class IndicatorEntry:
+    """An origin IP or a sender domain of a confirmed campaign, for the DNSBL zones and their feeds."""
+
+    seq: int
+    kind: str  # "ip" or "domain"
+    value: str
+    tlp: Tlp
+    first_seen: datetime
+    last_seen: datetime
+    reports: int
+    campaign_ids: tuple[int, ...] = field(default_factory=tuple)
+    withdrawn: bool = False

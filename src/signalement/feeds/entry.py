@@ -8,6 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from signalement.domain.members import Tlp
+from signalement.domain.url_reputation import UrlState
+
+__all__ = ["IndicatorEntry", "Level", "UrlEntry", "UrlState"]
 
 
 class Level(StrEnum):
@@ -17,13 +20,6 @@ class Level(StrEnum):
     PREFIX = "prefix"
     HOST = "host"
     DOMAIN = "domain"
-
-
-class UrlState(StrEnum):
-    SUSPECTED = "suspected"  # seen in reports
-    CONFIRMED = "confirmed"  # by rules with enough confidence, or by an analyst
-    CLEARED = "cleared"  # a false positive
-    DOWN = "down"  # no longer served
 
 
 @dataclass(frozen=True)

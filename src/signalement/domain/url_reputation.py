@@ -37,6 +37,15 @@ class UrlState(StrEnum):
     DOWN = "down"
 
 
+class Level(StrEnum):
+    """How much is listed: the URL itself, every URL under a path prefix, a whole host, or a registered domain."""
+
+    URL = "url"
+    PREFIX = "prefix"
+    HOST = "host"
+    DOMAIN = "domain"
+
+
 class ConfirmedBy(StrEnum):
     RULES = "rules"
     REPORTERS = "reporters"

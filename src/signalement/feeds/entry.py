@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from signalement.domain.members import Tlp
-from signalement.domain.url_reputation import UrlState
+from signalement.domain.url_reputation import Level, UrlState
 
 __all__ = ["IndicatorEntry", "Level", "UrlEntry", "UrlState"]
-
-
-class Level(StrEnum):
-    """How much is listed: the URL itself, every URL under a path prefix, a whole host, or a registered domain."""
-
-    URL = "url"
-    PREFIX = "prefix"
-    HOST = "host"
-    DOMAIN = "domain"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ _DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
 # accept_unknown=False: a name under a suffix the list does not know (`.local`, `.lan`, a typo) has no registered
 # domain, which keeps file names and internal hosts out of the bare-domain URL search.
 _PSL = PublicSuffixList(accept_unknown=False)
+_ICANN = PublicSuffixList(accept_unknown=False, only_icann=True)
 
 
 def normalize_host(host: str) -> str:
@@ -58,6 +59,16 @@ def public_suffix(host: str) -> str | None:
         return None
     suffix = _PSL.publicsuffix(host)
     return suffix if isinstance(suffix, str) else None
+
+
+@lru_cache(maxsize=65536)
+def under_private_suffix(host: str) -> bool:
+    """Whether the host lies under a suffix of the list's private section (`github.io`, `blogspot.com`): a shared
+    platform whose every customer gets a name, whatever the registered domain says."""
+    host = normalize_host(host)
+    if not host or is_ip(host):
+        return False
+    return _PSL.publicsuffix(host) != _ICANN.publicsuffix(host)
 
 
 def is_subdomain(host: str, domain: str) -> bool:

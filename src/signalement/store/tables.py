@@ -183,6 +183,59 @@ urls = Table(
     Column("registered_domain", String(255), index=True),
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("last_seen", UTCDateTime(), nullable=False, index=True),
+    # Its reputation (signalement.domain.url_reputation, docs/urls.md): listed in feeds while confirmed.
+    Column("state", String(16), nullable=False, server_default="suspected", index=True),
+    Column("tlp", String(16), nullable=False, server_default="green"),
+    Column("level", String(8)),  # url, prefix, host or domain: how much is listed
+    Column("listed", Text),  # what a filter blocks, per the level
+    Column("brand", String(100)),
+    Column("reports", Integer, nullable=False, server_default="0"),
+    Column("reporters", Integer, nullable=False, server_default="0"),  # distinct sources
+    Column("weight", Float, nullable=False, server_default="0"),  # of its reporters (url_reputation.weigh)
+    Column("confirmed_by", String(16)),  # rules, reporters or analyst
+    Column("confirmed_at", UTCDateTime()),
+    Column("changed_at", UTCDateTime()),
+    Column("seq", BigInteger, index=True),  # its last change feeds carry: incremental feeds start after a cursor
+)
+
+# Every change of a URL's state, TLP or listing, who made it and why.
+url_events = Table(
+    "url_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("url_id", Id, ForeignKey("urls.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),  # rules, reporters, or the analyst's e-mail
+    Column("action", String(32), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_url_events_url_id_id", "url_id", "id"),
+)
+
+# How each reporter's report of a URL was judged, once the URL was confirmed or cleared: its reputation.
+url_judgements = Table(
+    "url_judgements",
+    metadata,
+    Column("url_id", Id, ForeignKey("urls.id", ondelete="CASCADE"), primary_key=True),
+    Column("reporter", String(80), primary_key=True, index=True),  # the reports' submitter
+    Column("outcome", String(16), nullable=False),  # confirmed or cleared
+    Column("early", Boolean, nullable=False),  # reported before the confirmation, among its first reporters
+)
+
+# A site owner asks for a URL to be delisted; an analyst decides.
+delisting_requests = Table(
+    "delisting_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("url_id", Id, ForeignKey("urls.id", ondelete="SET NULL")),
+    Column("contact", String(320), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # pending, accepted, refused
+    Column("decision", Text),
+    Column("decided_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("decided_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 report_urls = Table(

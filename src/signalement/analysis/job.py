@@ -12,6 +12,7 @@ from signalement.analysis.match import any_claim, match_job
 from signalement.analysis.reported import feedback_original, xarf_evidence
 from signalement.domain.claims import ClaimKind
 from signalement.domain.reports import ReportKind, ReportStatus
+from signalement.feeds.reputation import judge_job
 from signalement.ingest.intake import ANALYZE_TASK
 from signalement.mail.trust import TrustContext
 from signalement.settings import Settings
@@ -85,8 +86,11 @@ def analyze_report(ctx: TaskContext, payload: Payload) -> None:
     facts = facts_for(row.kind, ctx.blobs.get(row.sha256), context)  # CPU work outside any transaction
     with ctx.engine.begin() as conn:
         save_analysis(conn, report_id, row.received_at, facts)
+        analyzed_at = utcnow().isoformat()
         if ctx.settings.cfbl or any_claim(conn):  # members' statistics and loops, CFBL: in a job of its own
-            ctx.queue.enqueue(conn, match_job(report_id, utcnow().isoformat()))
+            ctx.queue.enqueue(conn, match_job(report_id, analyzed_at))
+        if facts.get("urls"):  # the URLs' reputation
+            ctx.queue.enqueue(conn, judge_job(report_id, analyzed_at))
 
 
 def _trust(conn: Connection, settings: Settings, row: Any) -> TrustContext:

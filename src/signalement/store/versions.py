@@ -21,3 +21,15 @@ def bump(conn: Connection, name: str = CLAIMS) -> None:
 
 def current(conn: Connection, name: str = CLAIMS) -> int:
     return int(conn.execute(select(feedback_versions.c.version).where(feedback_versions.c.name == name)).scalar() or 0)
+
+
+def bump_and_read(conn: Connection, name: str) -> int:
+    """The counter's next value, allocated under its row's lock until the transaction ends: values are handed out
+    in commit order, so a reader that saw value n will see every value below n."""
+    query = (
+        update(feedback_versions)
+        .where(feedback_versions.c.name == name)
+        .values(version=feedback_versions.c.version + 1)
+        .returning(feedback_versions.c.version)
+    )
+    return int(conn.execute(query).scalar_one())

@@ -60,14 +60,14 @@ def shared(host: str) -> bool:
 def kit_prefix(url: str, siblings: Iterable[str]) -> str | None:
     """The directory of the URL when at least KIT_MIN_URLS confirmed URLs (itself included) lie under it; None at
     the site's root (a root is no kit directory)."""
-    directory = _directory(url)
-    if directory is None:
+    folder = directory(url)
+    if folder is None:
         return None
-    under = 1 + sum(1 for other in siblings if other != url and other.startswith(directory))
-    return directory if under >= KIT_MIN_URLS else None
+    under = 1 + sum(1 for other in siblings if other != url and other.startswith(folder))
+    return folder if under >= KIT_MIN_URLS else None
 
 
-def _directory(url: str) -> str | None:
+def directory(url: str) -> str | None:
     parts = urlsplit(url)
     path = parts.path.rsplit("/", 1)[0]
     if not path.strip("/"):

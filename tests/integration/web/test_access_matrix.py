@@ -24,6 +24,7 @@ from signalement.domain.claims import ClaimKind, Proof
 from signalement.domain.feedback import Content, Delivery, Format
 from signalement.domain.members import OrgKind
 from signalement.domain.stats import Dimension
+from signalement.ingest.ratelimit import RateLimiter
 from signalement.platform import Platform
 from signalement.settings import Settings
 from signalement.store import cases, claims, feedback, organizations, shares, tables
@@ -222,6 +223,12 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/cases/{case_id}/events"): in_organization(201),
     ("POST", "/api/v1/cases/{case_id}:transition"): in_organization(200, STAFF, SHARERS),  # each call closes its own
     ("POST", "/api/v1/cases/{case_id}:assign"): in_organization(200, STAFF, ()),
+    ("GET", "/api/v1/urls"): staff_only(200),
+    ("GET", "/api/v1/urls/{url_id}"): staff_only(200),
+    ("POST", "/api/v1/urls/{url_id}:change"): staff_only(200),
+    ("POST", "/api/v1/delisting-requests"): public(202),
+    ("GET", "/api/v1/delisting-requests"): staff_only(200),
+    ("POST", "/api/v1/delisting-requests/{request_id}:decide"): staff_only(200),  # a fresh request each call
     ("GET", "/api/v1/stats"): {**authenticated(403), **dict.fromkeys(STAFF, 422), **dict.fromkeys(MEMBERS, 200)},
     ("PUT", "/api/v1/organizations/{organization_id}/volumes"): {
         **in_organization(204, (), (Role.MEMBER_ADMIN, Role.MEMBER_ABUSE_MANAGER)),
@@ -355,6 +362,14 @@ class World:
     subscription_id: int  # a feedback loop of it on that claim
     share_token: str = ""  # a live link to one of its customers' statistics
     case_id: int = 0  # an open case of the own organization
+    url_id: int = 0  # a suspected URL
+
+    def fresh_delisting(self) -> int:
+        with self.platform.engine.begin() as conn:
+            return int(conn.execute(tables.delisting_requests.insert().returning(tables.delisting_requests.c.id), {
+                "url": "https://matrix.example.com/", "url_id": self.url_id, "contact": "owner@matrix.example.com",
+                "reason": "mine", "state": "pending", "created_at": utcnow(),
+            }).scalar_one())  # fmt: skip
 
     def fresh_case(self) -> int:
         """A new open case, for :transition (each caller's call closes its own)."""
@@ -421,6 +436,13 @@ def world(client: TestClient, platform: Platform, users: Users) -> Iterator[Worl
         with platform.engine.begin() as conn:
             _, world.share_token = shares.create(conn, own, Dimension.DKIM, "customer.example", "C", 7, None)
         world.case_id = world.fresh_case()
+        with platform.engine.begin() as conn:
+            world.url_id = conn.execute(tables.urls.insert().returning(tables.urls.c.id), {
+                "sha256": b"\x01" * 32, "canonical": "https://matrix.example.com/", "host": "matrix.example.com",
+                "first_seen": utcnow(), "last_seen": utcnow(),
+            }).scalar_one()  # fmt: skip
+        app: FastAPI = client.app  # type: ignore[assignment]
+        app.state.anonymous_limiter = RateLimiter(10_000)  # the matrix checks who may, not how often
         yield world
 
 
@@ -440,6 +462,8 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         share_id=world.fresh_share() if "{share_id}" in path else 0,
         token=world.share_token,
         case_id=world.fresh_case() if path.endswith(":transition") else world.case_id,
+        url_id=world.url_id,
+        request_id=world.fresh_delisting() if "{request_id}" in path else 0,
     )
     headers = world.credentials[caller]
     raw = message(f"matrix {method} {path}")
@@ -485,6 +509,11 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
             "json": {"dimension": "feedback_id", "value": f"esp:matrix-{next(_counter)}", "statement": "matrix"}
         },
         ("POST", "/api/v1/cases/{case_id}/events"): {"json": {"text": "matrix"}},
+        ("POST", "/api/v1/urls/{url_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
+        ("POST", "/api/v1/delisting-requests"): {
+            "json": {"url": "https://matrix.example.com/", "contact": "owner@matrix.example.com", "reason": "mine"}
+        },
+        ("POST", "/api/v1/delisting-requests/{request_id}:decide"): {"json": {"decision": "refuse", "reason": "no"}},
         ("POST", "/api/v1/cases/{case_id}:transition"): {"json": {"state": "closed", "resolution": "matrix"}},
         ("POST", "/api/v1/cases/{case_id}:assign"): {"json": {"user_id": None}},
         ("POST", "/api/v1/organizations/{organization_id}/shares"): {

@@ -72,9 +72,7 @@ def upgrade() -> None:
         sa.Column("decided_by", Id, nullable=True),
         sa.Column("decided_at", When, nullable=True),
         sa.Column("created_at", When, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["url_id"], ["urls.id"], name="fk_delisting_requests_url_id_urls", ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["url_id"], ["urls.id"], name="fk_delisting_requests_url_id_urls", ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["decided_by"], ["users.id"], name="fk_delisting_requests_decided_by_users", ondelete="SET NULL"
         ),

@@ -223,6 +223,9 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/cases/{case_id}/events"): in_organization(201),
     ("POST", "/api/v1/cases/{case_id}:transition"): in_organization(200, STAFF, SHARERS),  # each call closes its own
     ("POST", "/api/v1/cases/{case_id}:assign"): in_organization(200, STAFF, ()),
+    ("GET", "/api/v1/feeds/urls"): staff_only(200),  # members: only if entitled (test_feeds_api)
+    ("GET", "/api/v1/feeds/misp/{name}"): staff_only(200),
+    ("GET", "/api/v1/feeds/rpz"): staff_only(200),
     ("GET", "/api/v1/urls"): staff_only(200),
     ("GET", "/api/v1/urls/{url_id}"): staff_only(200),
     ("POST", "/api/v1/urls/{url_id}:change"): staff_only(200),
@@ -463,6 +466,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         token=world.share_token,
         case_id=world.fresh_case() if path.endswith(":transition") else world.case_id,
         url_id=world.url_id,
+        name="manifest.json",
         request_id=world.fresh_delisting() if "{request_id}" in path else 0,
     )
     headers = world.credentials[caller]

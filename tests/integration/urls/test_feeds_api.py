@@ -1,0 +1,100 @@
+"""Feeds end to end: URLs from reports, confirmed by an analyst, served to an entitled member as JSON, CSV and STIX
+within its TLP ceiling; a delisting reaches the next incremental feed as a withdrawal; ETags answer 304; an
+organization without the entitlement gets nothing; confirmed lookalike domains make the RPZ zone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import dns.zone
+import stix2  # type: ignore[import-untyped]
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from signalement.domain.accounts import Role
+from signalement.domain.members import Entitlements, OrgKind, Tlp
+from signalement.domain.reports import ReportedCategory
+from signalement.ingest.intake import Submission, Submitter
+from signalement.platform import Platform
+from signalement.store import organizations
+from signalement.store.tables import urls, users
+from tests.conftest import Users, run_jobs_until_idle
+from tests.integration.web.helpers import bearer
+
+KIT = "https://www.bakery-example.fr/wp-content/kit/login.php"
+LOOKALIKE = "https://secure.paypa1-login.com/signin"
+
+
+def _reported(platform: Platform, users_: Users, *links: str) -> dict[str, int]:
+    reporter, _ = users_.create()
+    for n, link in enumerate(links):
+        raw = f"Subject: account {n}\r\nMessage-ID: <f{n}@x.example>\r\n\r\nSign in at {link} now.\r\n".encode()
+        submission = Submission(raw=raw, reported_category=ReportedCategory.PHISHING)
+        platform.intake.accept(Submitter.user(reporter), submission)
+    run_jobs_until_idle(platform)
+    with platform.engine.connect() as conn:
+        return {r.canonical: r.id for r in conn.execute(select(urls.c.id, urls.c.canonical))}
+
+
+def _member(platform: Platform, users_: Users, **entitled: object) -> dict[str, str]:
+    user_id, token = users_.create(Role.MEMBER_ANALYST)
+    with platform.engine.begin() as conn:
+        organization_id = organizations.create(conn, f"Filter Co {user_id}", OrgKind.MAILBOX_PROVIDER,
+                                               Entitlements(**entitled))  # type: ignore[arg-type]  # fmt: skip
+        conn.execute(update(users).where(users.c.id == user_id).values(organization_id=organization_id))
+    return bearer(token)
+
+
+def _judge(client: TestClient, staff: dict[str, str], url_id: int, **change: str) -> None:
+    answer = client.post(f"/api/v1/urls/{url_id}:change", json={"reason": "checked", **change}, headers=staff)
+    assert answer.status_code == 200, answer.text
+
+
+def test_an_entitled_member_gets_the_feeds_within_its_ceiling(
+    client: TestClient, platform: Platform, users: Users
+) -> None:
+    ids = _reported(platform, users, KIT, LOOKALIKE)
+    staff = users.headers(Role.ANALYST)
+    _judge(client, staff, ids[KIT], state="confirmed")
+    _judge(client, staff, ids[LOOKALIKE], state="confirmed", tlp="amber")
+    member = _member(platform, users, feeds=frozenset({"urls", "domains"}), max_tlp=Tlp.GREEN)
+    full = client.get("/api/v1/feeds/urls", headers=member)
+    document = full.json()
+    assert [(e["url"], e["level"], e["withdrawn"]) for e in document["entries"]] == [(KIT, "url", False)]
+    amber = _member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.AMBER)
+    both = client.get("/api/v1/feeds/urls", headers=amber).json()["entries"]
+    assert {(e["url"], e["level"], e["listed"]) for e in both} == {
+        (KIT, "url", KIT),
+        (LOOKALIKE, "domain", "paypa1-login.com"),
+    }
+    again = client.get("/api/v1/feeds/urls", headers=member | {"If-None-Match": full.headers["ETag"]})
+    assert again.status_code == 304
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/v1/feeds/urls?format=csv", headers=member).text)))
+    assert [r["url"] for r in rows] == [KIT]
+    bundle = stix2.parse(client.get("/api/v1/feeds/urls?format=stix", headers=member).text, allow_custom=True)
+    (indicator,) = [o for o in bundle.objects if o.type == "indicator"]
+    assert indicator.pattern == f"[url:value = '{KIT}']"
+
+    cursor = document["cursor"]
+    asked = client.post("/api/v1/delisting-requests", json={"url": KIT, "contact": "owner@bakery-example.fr",
+                                                            "reason": "the kit is removed"})  # fmt: skip
+    assert asked.status_code == 202 and asked.json()["url_id"] == ids[KIT]
+    decided = client.post(f"/api/v1/delisting-requests/{asked.json()['id']}:decide",
+                          json={"decision": "accept", "reason": "cleaned"}, headers=staff)  # fmt: skip
+    assert decided.json()["state"] == "accepted"
+    changes = client.get(f"/api/v1/feeds/urls?cursor={cursor}", headers=member).json()
+    assert [(e["url"], e["state"], e["withdrawn"]) for e in changes["entries"]] == [(KIT, "cleared", True)]
+    assert client.get("/api/v1/feeds/urls", headers=member).json()["entries"] == []  # the full feed: nothing
+
+    zone = client.get("/api/v1/feeds/rpz", headers=staff).text
+    names = {str(name) for name, _ in dns.zone.from_text(zone, relativize=True).nodes.items()}
+    assert {"paypa1-login.com", "*.paypa1-login.com"} <= names
+
+
+def test_an_organization_not_entitled_gets_nothing(client: TestClient, platform: Platform, users: Users) -> None:
+    member = _member(platform, users, feeds=frozenset({"ips"}), max_tlp=Tlp.RED)
+    answer = client.get("/api/v1/feeds/urls", headers=member)
+    assert answer.status_code == 403 and "urls" in answer.json()["detail"]
+    assert json.loads(client.get("/api/v1/feeds/rpz", headers=member).text)["status"] == 403

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+from pathlib import Path
 
 import dns.zone
 import stix2  # type: ignore[import-untyped]
@@ -16,11 +18,17 @@ from sqlalchemy import select, update
 from signalement.domain.accounts import Role
 from signalement.domain.members import Entitlements, OrgKind, Tlp
 from signalement.domain.reports import ReportedCategory
+from signalement.domain.url_reputation import Level, UrlState
 from signalement.ingest.intake import Submission, Submitter
 from signalement.platform import Platform
+from signalement.settings import Settings
 from signalement.store import organizations
+from signalement.store import urls as store
+from signalement.store.migrate import upgrade
+from signalement.store.sql import utcnow
 from signalement.store.tables import urls, users
 from tests.conftest import Users, run_jobs_until_idle
+from tests.integration.test_cli import run
 from tests.integration.web.helpers import bearer
 
 KIT = "https://www.bakery-example.fr/wp-content/kit/login.php"
@@ -98,3 +106,29 @@ def test_an_organization_not_entitled_gets_nothing(client: TestClient, platform:
     answer = client.get("/api/v1/feeds/urls", headers=member)
     assert answer.status_code == 403 and "urls" in answer.json()["detail"]
     assert json.loads(client.get("/api/v1/feeds/rpz", headers=member).text)["status"] == 403
+
+
+def test_signalement_export_writes_the_same_feeds(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    platform = Platform(settings)
+    upgrade(platform.engine)
+    try:
+        with platform.engine.begin() as conn:
+            url_id = conn.execute(urls.insert().returning(urls.c.id), {
+                "sha256": b"\x02" * 32, "canonical": LOOKALIKE, "host": "secure.paypa1-login.com",
+                "first_seen": utcnow(), "last_seen": utcnow()}).scalar_one()  # fmt: skip
+            found = store.get(conn, url_id)
+            assert found is not None
+            store.change(conn, found, actor="test", action="judge", state=UrlState.CONFIRMED,
+                         listing=(Level.DOMAIN, "paypa1-login.com"))  # fmt: skip
+    finally:
+        platform.close()
+    done = run(tmp_path / "data", "export", str(tmp_path / "out"), "--zone-origin", "rpz.example.org")
+    assert done.returncode == 0, done.stderr
+    entries = json.loads((tmp_path / "out" / "urls.json").read_text())["entries"]
+    assert [(e["url"], e["listed"]) for e in entries] == [(LOOKALIKE, "paypa1-login.com")]
+    checked = subprocess.run(["named-checkzone", "rpz.example.org", str(tmp_path / "out" / "rpz.zone")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout
+    manifest = json.loads((tmp_path / "out" / "misp" / "manifest.json").read_text())
+    assert len(manifest) == 1 and (tmp_path / "out" / "misp" / f"{next(iter(manifest))}.json").exists()

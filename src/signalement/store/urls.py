@@ -15,7 +15,7 @@ from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import ConfirmedBy, Evidence, Level, Record, UrlState, Weight
 from signalement.store import versions
 from signalement.store.sql import insert_ignore_many, utcnow
-from signalement.store.tables import report_urls, reports, url_events, url_judgements, urls, users
+from signalement.store.tables import delisting_requests, report_urls, reports, url_events, url_judgements, urls, users
 
 URLS = "urls"  # the counter of URL changes (signalement.store.versions)
 MAX_EVIDENCE = 1000  # reports of one URL read to weigh it: the most recent
@@ -201,3 +201,12 @@ def changed_since(conn: Connection, cursor: int, max_tlp: Tlp, limit: int) -> li
 
 def last_seq(conn: Connection) -> int:
     return versions.current(conn, URLS)
+
+
+def request_delisting(conn: Connection, canonical: str, contact: str, reason: str) -> dict[str, Any]:
+    """A site owner's request, pending an analyst's decision; the row as made."""
+    url_id = conn.execute(select(urls.c.id).where(urls.c.canonical == canonical)).scalar()
+    row = {"url": canonical, "url_id": url_id, "contact": contact, "reason": reason, "state": "pending",
+           "created_at": utcnow()}  # fmt: skip
+    made = conn.execute(delisting_requests.insert().returning(delisting_requests.c.id), row).scalar_one()
+    return {"id": made, "decision": None, "decided_at": None, **row}

@@ -11,7 +11,7 @@ from signalement import __version__
 from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.ratelimit import RateLimiter
 from signalement.platform import Platform
-from signalement.ui import account, invitation, pages
+from signalement.ui import account, delisting, invitation, pages
 from signalement.web import (
     admin_api,
     alerts_api,
@@ -55,6 +55,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(account.router)
     app.include_router(invitation.router)
+    app.include_router(delisting.router)
     app.mount("/static", StaticFiles(directory=str(files("signalement.ui").joinpath("static"))), name="static")
     app.add_exception_handler(pages.CsrfError, pages.csrf_refused)
     app.add_exception_handler(pages.TooManyError, pages.too_many)

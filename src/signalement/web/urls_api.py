@@ -22,7 +22,7 @@ from signalement.store import audit
 from signalement.store import urls as store
 from signalement.store.db import read
 from signalement.store.sql import utcnow
-from signalement.store.tables import delisting_requests, urls
+from signalement.store.tables import delisting_requests
 from signalement.verdict.listing import directory, listing, shared
 from signalement.web.auth import require_staff
 from signalement.web.deps import MAX_ID, IdPath, PlatformDep, PrincipalDep, client_address
@@ -92,6 +92,12 @@ class DelistingOut(BaseModel):
 class DecisionIn(BaseModel):
     decision: Literal["accept", "refuse"]
     reason: Reason
+
+
+def web_url(text: str) -> str | None:
+    """The canonical form of an http or https address, None for anything else."""
+    canonical = canonicalize(text)
+    return canonical if canonical and urlsplit(canonical).scheme in ("http", "https") else None
 
 
 def _out(url: store.Url) -> UrlOut:
@@ -194,15 +200,11 @@ def request_delisting(body: DelistingIn, request: Request, platform: PlatformDep
     platform_limiter = request.app.state.anonymous_limiter
     if not platform_limiter.allow(client_address(request)):
         raise ApiError(429, "too_many_requests", "too many requests from this address: try again in a minute")
-    canonical = canonicalize(body.url)
-    if canonical is None or urlsplit(canonical).scheme not in ("http", "https"):
+    canonical = web_url(body.url)
+    if canonical is None:
         raise ApiError(422, "not_a_url", "give the http or https address of the page")
     with platform.engine.begin() as conn:
-        url_id = conn.execute(select(urls.c.id).where(urls.c.canonical == canonical)).scalar()
-        row = {"url": canonical, "url_id": url_id, "contact": body.contact, "reason": body.reason,
-               "state": "pending", "created_at": utcnow()}  # fmt: skip
-        made = conn.execute(delisting_requests.insert().returning(delisting_requests.c.id), row).scalar_one()
-        return DelistingOut(id=made, decision=None, decided_at=None, **row)
+        return DelistingOut(**store.request_delisting(conn, canonical, body.contact, body.reason))
 
 
 @router.get("/delisting-requests", response_model=list[DelistingOut], summary="Delisting requests (staff)")

@@ -226,6 +226,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/feeds/urls"): staff_only(200),  # members: only if entitled (test_feeds_api)
     ("GET", "/api/v1/feeds/misp/{name}"): staff_only(200),
     ("GET", "/api/v1/feeds/rpz"): staff_only(200),
+    ("GET", "/delisting"): public(200),
+    ("POST", "/delisting"): public(403),  # no form token: refused, whoever asks
     ("GET", "/api/v1/urls"): staff_only(200),
     ("GET", "/api/v1/urls/{url_id}"): staff_only(200),
     ("POST", "/api/v1/urls/{url_id}:change"): staff_only(200),

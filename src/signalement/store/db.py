@@ -20,7 +20,12 @@ def make_engine(url: str, *, pool_size: int = 10, durable: bool = True) -> Engin
     skip the fsync, hold the write lock far shorter, and a power loss only makes their last jobs run again."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, durable)
-    connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
+    # No automatic server-side preparing by psycopg: its statements would turn into generic plans that misjudge
+    # skewed data (a submitter's reports), and on a ROLLBACK it deallocates every prepared statement, the batches'
+    # own (signalement.store.pg_batch) included, which they would then call by a name that no longer exists.
+    connect_args: dict[str, Any] = {"prepare_threshold": None}
+    if not durable:
+        connect_args["options"] = "-c synchronous_commit=off"
     return create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
     )

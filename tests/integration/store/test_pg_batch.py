@@ -90,3 +90,16 @@ def test_a_session_that_lost_its_statements_fails_one_batch_then_prepares_again(
         pg_batch.run(conn, [(SIZE, {"sha256": "x"})])
     with engine.begin() as conn:
         assert pg_batch.run(conn, [(SIZE, {"sha256": "x"})]) == [[]]
+
+
+def test_a_statement_run_often_and_a_rollback_leave_the_batches_statements_alone(engine: Engine) -> None:
+    """psycopg, left to prepare what runs often, deallocates every prepared statement when a command answers
+    ROLLBACK (a savepoint's, here), the batches' too: the engine turns its preparing off (found by the erasure test,
+    whose reports each leave their campaign and the statistics)."""
+    with engine.begin() as conn:
+        pg_batch.run(conn, [(SIZE, {"sha256": "x"})])
+        for _ in range(8):  # past psycopg's default prepare threshold (5)
+            conn.execute(select(blobs.c.size).where(blobs.c.sha256 == "y")).all()
+        savepoint = conn.begin_nested()
+        savepoint.rollback()
+        assert pg_batch.run(conn, [(SIZE, {"sha256": "x"})]) == [[]]

@@ -28,8 +28,6 @@ through the work queue like the members' complaints (signalement.feedback.delive
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Mapping
@@ -39,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from signalement.domain.derived_keys import derive
 from signalement.domain.feedback import ComplaintState, Content, Format
 from signalement.domain.matching import passing_signatures
 from signalement.domain.ports import BlobStore
@@ -128,7 +127,7 @@ def _feedback_id(value: Any) -> str | None:
 def redaction_key(server_secret: bytes, address: str) -> bytes:
     """The RFC 6590 key of one CFBL-Address: stable (the sender counts repeat complainers), its own (no two
     senders can correlate theirs), never stored."""
-    return hmac.new(server_secret, f"cfbl-redaction:{address.lower()}".encode(), hashlib.sha256).digest()
+    return derive(server_secret, "cfbl-redaction", address.lower())
 
 
 def cfbl_job(cfbl_id: int) -> JobRequest:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, select, update
 
+from signalement.domain.derived_keys import derive
 from signalement.domain.stats import Dimension, Period
 from signalement.store.sql import insert_new, utcnow
 from signalement.store.tables import alert_settings, organizations, stat_alerts, stat_counts
@@ -72,7 +71,7 @@ def save_settings(
 
 def webhook_secret(server_secret: bytes, nonce: str) -> bytes:
     """The key that signs a member's alert webhooks (`Signalement-Signature`, as the feedback loops' do)."""
-    return hmac.new(server_secret, f"alerts:{nonce}".encode(), hashlib.sha256).digest()
+    return derive(server_secret, "alerts", nonce)
 
 
 def watched(conn: Connection) -> dict[int, AlertSettings]:

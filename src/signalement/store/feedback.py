@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from signalement.domain.claims import ClaimState
+from signalement.domain.derived_keys import derive
 from signalement.domain.feedback import Content, Delivery, Format, GrantState, decide
 from signalement.store import versions
 from signalement.store.sql import utcnow
@@ -52,9 +51,7 @@ class Subscription:
 
 def keys(server_secret: bytes, nonce: str) -> tuple[bytes, bytes]:
     """The subscription's webhook secret and its RFC 6590 redaction key: one per recipient, never stored."""
-    webhook = hmac.new(server_secret, f"webhook:{nonce}".encode(), hashlib.sha256).digest()
-    redaction = hmac.new(server_secret, f"redaction:{nonce}".encode(), hashlib.sha256).digest()
-    return webhook, redaction
+    return derive(server_secret, "webhook", nonce), derive(server_secret, "redaction", nonce)
 
 
 def create(

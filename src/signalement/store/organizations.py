@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from signalement.domain.accounts import Role, Scope
+from signalement.domain.derived_keys import derive
 from signalement.domain.members import Entitlements, OrgKind
 from signalement.store import audit, versions
 from signalement.store.accounts import create_user
@@ -180,7 +180,7 @@ class Invitation:
 
 
 def invitation_token(server_secret: bytes, invitation_id: int, nonce: str) -> str:
-    digest = hmac.new(server_secret, f"invitation:{invitation_id}:{nonce}".encode(), hashlib.sha256).digest()
+    digest = derive(server_secret, "invitation", invitation_id, nonce)
     return f"{INVITATION_PREFIX}{invitation_id}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
 

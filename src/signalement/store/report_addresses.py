@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select, update
 
+from signalement.domain.derived_keys import derive
 from signalement.store.sql import utcnow
 from signalement.store.tables import report_addresses, users
 
@@ -30,7 +30,7 @@ class ReportAddress:
 
 
 def secret_of(server_secret: bytes, nonce: str) -> str:
-    digest = hmac.new(server_secret, f"report-address:{nonce}".encode(), hashlib.sha256).digest()
+    digest = derive(server_secret, "report-address", nonce)
     return base64.b32encode(digest).decode().lower()[:SECRET_LENGTH]
 
 

@@ -22,7 +22,7 @@ from signalement.store.db import read
 from signalement.store.sql import utcnow
 from signalement.store.tables import organizations, reports, users
 from signalement.verdict.analysis import analyze_message, analyze_sms
-from signalement.work.port import Payload, TaskContext, TaskSpec
+from signalement.work.port import Payload, TaskContext, TaskSpec, last_line
 
 
 def facts_for(kind: str, raw: bytes, context: TrustContext | None = None) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def mark_failed(ctx: TaskContext, conn: Connection, payload: Payload, error: str
     conn.execute(
         update(reports)
         .where(reports.c.id == int(payload["report_id"]))
-        .values(status=ReportStatus.FAILED, error=error.strip().splitlines()[-1][:500])
+        .values(status=ReportStatus.FAILED, error=last_line(error))
     )
 
 

@@ -49,7 +49,7 @@ from signalement.mail.redact import RedactionError
 from signalement.settings import Settings
 from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import cfbl_complaints
-from signalement.work.port import JobQueue, JobRequest, Payload, TaskContext, TaskSpec
+from signalement.work.port import JobQueue, JobRequest, Payload, TaskContext, TaskSpec, last_line
 
 CFBL_DELIVER_TASK = "cfbl_deliver"
 ADDRESS_FIELD = "cfbl-address"
@@ -210,11 +210,10 @@ def deliver(ctx: TaskContext, payload: Payload) -> None:
 
 
 def mark_dead(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:
-    lines = error.strip().splitlines()
     conn.execute(
         update(cfbl_complaints)
         .where(cfbl_complaints.c.id == int(payload["cfbl_id"]))
-        .values(state=ComplaintState.DEAD, last_error=(lines[-1] if lines else error)[:500])
+        .values(state=ComplaintState.DEAD, last_error=last_line(error))
     )
 
 

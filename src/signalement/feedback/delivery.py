@@ -45,7 +45,7 @@ from signalement.settings import Settings
 from signalement.store import feedback as store
 from signalement.store.sql import utcnow
 from signalement.store.tables import complaints, reports, users
-from signalement.work.port import JobRequest, Payload, TaskContext, TaskSpec
+from signalement.work.port import JobRequest, Payload, TaskContext, TaskSpec, last_line
 
 DELIVER_TASK = "feedback_deliver"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -311,7 +311,7 @@ def mark_dead(ctx: TaskContext, conn: Connection, payload: Payload, error: str) 
     conn.execute(
         update(complaints)
         .where(complaints.c.id == int(payload["complaint_id"]))
-        .values(state=ComplaintState.DEAD, last_error=error.strip().splitlines()[-1][:500])
+        .values(state=ComplaintState.DEAD, last_error=last_line(error))
     )
 
 

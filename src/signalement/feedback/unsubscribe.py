@@ -30,7 +30,7 @@ from signalement.mail.domains import is_subdomain
 from signalement.mail.facts import header_block
 from signalement.store.sql import utcnow
 from signalement.store.tables import claims, complaints, feedback_subscription_claims, feedback_subscriptions, reports
-from signalement.work.port import JobQueue, JobRequest, Payload, TaskContext, TaskSpec
+from signalement.work.port import JobQueue, JobRequest, Payload, TaskContext, TaskSpec, last_line
 
 UNSUBSCRIBE_TASK = "feedback_unsubscribe"
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -194,7 +194,7 @@ def _mark(conn: Connection, complaint_id: int, state: str, error: str | None) ->
 
 def mark_failed(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:
     """The attempts are spent: RetryLaterError's message (which holds no URL), or only the type of anything else."""
-    last = error.strip().splitlines()[-1] if error.strip() else "failed"
+    last = last_line(error, limit=len(error)) or "failed"
     kind, _, message = last.partition(": ")
     reason = (
         message if kind == f"{RetryLaterError.__module__}.{RetryLaterError.__qualname__}" else kind.rpartition(".")[2]

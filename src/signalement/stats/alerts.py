@@ -27,7 +27,7 @@ from signalement.store import alerts as store
 from signalement.store.db import read
 from signalement.store.sql import utcnow
 from signalement.store.tables import organizations, reports, stat_alerts, stat_contributions
-from signalement.work.port import JobRequest, Payload, TaskContext, TaskSpec
+from signalement.work.port import JobRequest, Payload, TaskContext, TaskSpec, last_line
 
 PEAKS_TASK = "stats_peaks"
 DELIVER_TASK = "stats_alert_deliver"
@@ -230,9 +230,8 @@ def _mail(ctx: TaskContext, document: dict[str, Any], address: str) -> Built:
 
 
 def mark_dead(ctx: TaskContext, conn: Connection, payload: Payload, error: str) -> None:
-    lines = error.strip().splitlines()
     conn.execute(update(stat_alerts).where(stat_alerts.c.id == int(payload["alert_id"]))
-                 .values(state="dead", last_error=(lines[-1] if lines else error)[:500]))  # fmt: skip
+                 .values(state="dead", last_error=last_line(error)))  # fmt: skip
 
 
 PEAKS = TaskSpec(PEAKS_TASK, find_peaks, every=timedelta(hours=1))

@@ -21,6 +21,13 @@ from signalement.settings import Settings
 Payload = Mapping[str, Any]
 
 
+def last_line(error: str, limit: int = 500) -> str:
+    """What a dead letter's record keeps of the failure a job's `on_dead` is given: its last line (a traceback's
+    names the exception), at most `limit` characters."""
+    lines = error.strip().splitlines()
+    return lines[-1][:limit] if lines else ""
+
+
 @dataclass(frozen=True)
 class JobRequest:
     task: str

@@ -421,28 +421,45 @@ def _organization_id(conn: Any, given: str) -> int:
 @click.option("--tlp", "max_tlp", type=click.Choice(["clear", "green", "amber", "amber+strict", "red"]),
               default="green", show_default=True, help="The most restricted marking to include.")  # fmt: skip
 @click.option("--cursor", type=click.IntRange(0), default=0, help="Only what changed after it (withdrawals too).")
-@click.option("--zone-origin", default="rpz.signalement.invalid", show_default=True, help="The RPZ zone's name.")
-def export_command(folder: str, max_tlp: str, cursor: int, zone_origin: str) -> None:
-    """Write the feeds to FOLDER: urls.json, urls.csv, urls.stix.json, rpz.zone and misp/ (as the API serves them)."""
+@click.option("--zone-domain", default=None, help="The zones' domain (rpz.D, ip.dnsbl.D, dbl.D); default the "
+              "first SIGNALEMENT_SMTP_DOMAINS.")  # fmt: skip
+def export_command(folder: str, max_tlp: str, cursor: int, zone_domain: str | None) -> None:
+    """Write the feeds to FOLDER, as the API serves them: urls.json, urls.csv, urls.stix.json, rpz.zone, misp/,
+    indicators.json, indicators.csv, dnsbl-ip.zone and dnsbl-domain.zone."""
+    from dataclasses import replace
     from pathlib import Path
 
     from signalement.domain.members import Tlp
-    from signalement.feeds.build import MAX_ENTRIES, misp_files, rpz_zone, url_feed
+    from signalement.feeds.build import (
+        MAX_ENTRIES,
+        dnsbl_zone,
+        indicator_feed,
+        misp_files,
+        rpz_zone,
+        url_feed,
+        zones_of,
+    )
     from signalement.store.db import read
+    from signalement.verdict.indicators import Kind
 
     out = Path(folder)
     (out / "misp").mkdir(parents=True, exist_ok=True)
     ceiling, now = Tlp(max_tlp), datetime.now(UTC)
     platform = _migrated_platform()
+    zones = zones_of(platform.settings)
+    zones = replace(zones, domain=zone_domain) if zone_domain else zones
     try:
         with read(platform.engine) as conn:
             for fmt, name in (("json", "urls.json"), ("csv", "urls.csv"), ("stix", "urls.stix.json")):
                 (out / name).write_bytes(url_feed(conn, fmt, cursor, ceiling, MAX_ENTRIES, now).body)
-            domain = zone_origin.removeprefix("rpz.")
-            zone = rpz_zone(conn, ceiling, now, origin=zone_origin, ns=f"ns.{domain}", contact=f"hostmaster.{domain}")
-            (out / "rpz.zone").write_bytes(zone.body)
+            (out / "rpz.zone").write_bytes(rpz_zone(conn, ceiling, now, zones).body)
             for name, body in misp_files(conn, ceiling, now).items():
                 (out / "misp" / name).write_bytes(body)
+            for fmt in ("json", "csv"):
+                feed = indicator_feed(conn, fmt, cursor, ceiling, MAX_ENTRIES, now, None)
+                (out / f"indicators.{fmt}").write_bytes(feed.body)
+            for kind in Kind:
+                (out / f"dnsbl-{kind.value}.zone").write_bytes(dnsbl_zone(conn, kind, ceiling, now, zones).body)
     finally:
         platform.close()
     click.echo(f"feeds written to {out} (up to TLP:{ceiling.value.upper()})")

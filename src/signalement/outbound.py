@@ -151,3 +151,43 @@ def _authority(url: httpx.URL) -> str:
     host = url.raw_host.decode("ascii")
     host = f"[{host}]" if ":" in host else host
     return host if url.port in (None, default) else f"{host}:{url.port}"
+
+
+def get(http: httpx.Client, target: Target, headers: dict[str, str] | None = None) -> httpx.Response:
+    """GET the checked addresses of the target in turn, like `post`, and close at once: the answer's status and
+    headers only, its body never read (a check needs no page, and a hostile one could be endless). Sends no body,
+    no cookie (not even one the client kept from an earlier answer) and no credentials from the URL's userinfo."""
+    failure: httpx.ConnectError | None = None
+    plain = target.url.copy_with(userinfo=b"")
+    for address in target.addresses:
+        url, sent, extensions = plain, dict(headers or {}), dict[str, Any]()
+        if address != target.host:
+            url = plain.copy_with(host=address)
+            sent = {"Host": _authority(target.url), **sent}
+            extensions["sni_hostname"] = target.host
+        request = http.build_request("GET", url, headers=sent, extensions=extensions)
+        request.headers.pop("Cookie", None)  # the client's jar merged in: what one site set must not reach another
+        try:
+            response = http.send(request, stream=True)
+        except httpx.ConnectError as error:
+            failure = error
+            continue
+        response.close()
+        return response
+    assert failure is not None  # check() gives at least one address
+    raise failure
+
+
+_NO_SUCH_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+def no_such_host(host: str) -> bool:
+    """Whether DNS answers that the host has no address (NXDOMAIN, or no address record), as opposed to giving no
+    answer (a resolver down or timing out): only the former says anything about the host."""
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        return error.errno in _NO_SUCH_HOST
+    except (OSError, UnicodeError):
+        return False
+    return False

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         default=False,
         description="Let webhooks and one-click unsubscribes reach private, loopback and link-local addresses (tests).",
     )
+    url_check: bool = Field(
+        default=False,
+        description="Check every few hours whether confirmed phishing URLs are still served (a GET through the "
+        "outbound guard, no redirect followed); one gone for a day becomes `down` and leaves the feeds.",
+    )
     log_level: str = "info"
 
     @classmethod

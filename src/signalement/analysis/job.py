@@ -22,6 +22,7 @@ from signalement.store.db import read
 from signalement.store.sql import utcnow
 from signalement.store.tables import organizations, reports, users
 from signalement.verdict.analysis import analyze_message, analyze_sms
+from signalement.verdict.indicators import of_report
 from signalement.work.port import Payload, TaskContext, TaskSpec, last_line
 
 
@@ -89,7 +90,7 @@ def analyze_report(ctx: TaskContext, payload: Payload) -> None:
         analyzed_at = utcnow().isoformat()
         if ctx.settings.cfbl or any_claim(conn):  # members' statistics and loops, CFBL: in a job of its own
             ctx.queue.enqueue(conn, match_job(report_id, analyzed_at))
-        if facts.get("urls"):  # the URLs' reputation
+        if facts.get("urls") or of_report(facts):  # the URLs' and the campaigns' indicators' reputation
             ctx.queue.enqueue(conn, judge_job(report_id, analyzed_at))
 
 

@@ -36,6 +36,10 @@ class Tlp(StrEnum):
         """Whether an organization entitled up to this level may receive what is marked `marking`."""
         return marking.rank <= self.rank
 
+    def widest(self, other: Tlp | None) -> Tlp:
+        """The least strict of the two: whoever may receive the one's entries received the other's too."""
+        return self if other is None or self.rank <= other.rank else other
+
 
 _TLP_ORDER = list(Tlp)
 

@@ -3,7 +3,7 @@ cursor (`seq`) that only grows, so a consumer asks for what changed since its la
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from signalement.domain.members import Tlp
@@ -30,21 +30,25 @@ class UrlEntry:
     reports: int
     reporters: int
     brand: str | None = None
-    campaign_ids: tuple[int, ...] = ()
+    campaigns: tuple[str, ...] = ()  # public ids of the campaigns whose reports carry it
     tags: tuple[str, ...] = ()  # e.g. phishing, credential-form, lookalike, kit
     withdrawn: bool = False  # no longer listed: consumers remove it (delisted, cleared, down)
 
 
 @dataclass(frozen=True)
 class IndicatorEntry:
-    """An origin IP or a sender domain of a confirmed campaign, for the DNSBL zones and their feeds."""
+    """An origin IP or a sender domain of confirmed campaigns, for the DNSBL zones and their feeds."""
 
     seq: int
+    id: int
     kind: str  # "ip" or "domain"
     value: str
+    state: str  # signalement.verdict.indicators.IndicatorState
     tlp: Tlp
     first_seen: datetime
     last_seen: datetime
+    changed_at: datetime
     reports: int
-    campaign_ids: tuple[int, ...] = field(default_factory=tuple)
-    withdrawn: bool = False
+    sources: int
+    campaigns: tuple[str, ...] = ()
+    withdrawn: bool = False  # no longer listed: cleared by an analyst, expired, or a member's

@@ -1,5 +1,5 @@
-"""URL feeds as CSV and JSON, with fields like URLhaus's and PhishTank's. Written row by row (`iter_csv`,
-`iter_json`) so that a large feed streams; `to_csv` and `to_json` join the chunks."""
+"""URL and indicator feeds as CSV and JSON, the URLs' with fields like URLhaus's and PhishTank's. Written row by row
+(`iter_csv`, `iter_json`) so that a large feed streams; `to_csv` and `to_json` join the chunks."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from signalement.feeds.entry import UrlEntry
+from signalement.feeds.entry import IndicatorEntry, UrlEntry
 from signalement.stats.export import cell
 
 FIELDS = [
     "url", "listed", "level", "state", "first_seen", "last_seen", "brand", "reports", "reporters", "tags", "tlp",
     "withdrawn", "id", "seq", "changed_at", "campaigns",
 ]  # fmt: skip
+INDICATOR_FIELDS = [
+    "kind", "value", "state", "first_seen", "last_seen", "reports", "sources", "campaigns", "tlp", "withdrawn", "id",
+    "seq", "changed_at",
+]  # fmt: skip
+Entry = UrlEntry | IndicatorEntry
 
 
 def iso(moment: datetime) -> str:
@@ -25,8 +30,10 @@ def iso(moment: datetime) -> str:
     return aware.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def record(entry: UrlEntry) -> dict[str, Any]:
-    """One entry as plain JSON values, in FIELDS order."""
+def record(entry: Entry) -> dict[str, Any]:
+    """One entry as plain JSON values, in FIELDS (or INDICATOR_FIELDS) order."""
+    if isinstance(entry, IndicatorEntry):
+        return _indicator(entry)
     return {
         "url": entry.url,
         "listed": entry.listed,
@@ -43,15 +50,33 @@ def record(entry: UrlEntry) -> dict[str, Any]:
         "id": entry.id,
         "seq": entry.seq,
         "changed_at": iso(entry.changed_at),
-        "campaigns": list(entry.campaign_ids),
+        "campaigns": list(entry.campaigns),
     }
 
 
-def _csv_row(entry: UrlEntry) -> list[str]:
+def _indicator(entry: IndicatorEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "value": entry.value,
+        "state": entry.state,
+        "first_seen": iso(entry.first_seen),
+        "last_seen": iso(entry.last_seen),
+        "reports": entry.reports,
+        "sources": entry.sources,
+        "campaigns": list(entry.campaigns),
+        "tlp": entry.tlp.value,
+        "withdrawn": entry.withdrawn,
+        "id": entry.id,
+        "seq": entry.seq,
+        "changed_at": iso(entry.changed_at),
+    }
+
+
+def _csv_row(entry: Entry) -> list[str]:
     r = record(entry)
-    text = {"url", "listed", "brand"}  # what a sender can shape: never a formula in a spreadsheet
+    text = {"url", "listed", "brand", "value"}  # what a sender can shape: never a formula in a spreadsheet
     row = []
-    for name in FIELDS:
+    for name in r:
         value = r[name]
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)  # URLhaus's style: tags comma-separated in one cell
@@ -66,28 +91,28 @@ def _csv_row(entry: UrlEntry) -> list[str]:
     return row
 
 
-def iter_csv(entries: Iterable[UrlEntry]) -> Iterator[bytes]:
+def iter_csv(entries: Iterable[Entry], fields: list[str] = FIELDS) -> Iterator[bytes]:
     """A header line then one CRLF line per entry (RFC 4180, UTF-8, no comment lines, no BOM)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in _rows(entries):
+    for row in _rows(entries, fields):
         writer.writerow(row)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
 
 
-def _rows(entries: Iterable[UrlEntry]) -> Iterator[list[str]]:
-    yield FIELDS
+def _rows(entries: Iterable[Entry], fields: list[str]) -> Iterator[list[str]]:
+    yield fields
     for entry in entries:
         yield _csv_row(entry)
 
 
-def to_csv(entries: Iterable[UrlEntry]) -> bytes:
-    return b"".join(iter_csv(entries))
+def to_csv(entries: Iterable[Entry], fields: list[str] = FIELDS) -> bytes:
+    return b"".join(iter_csv(entries, fields))
 
 
-def iter_json(entries: Iterable[UrlEntry], *, cursor: int | None, now: datetime | None = None) -> Iterator[bytes]:
+def iter_json(entries: Iterable[Entry], *, cursor: int | None, now: datetime | None = None) -> Iterator[bytes]:
     """`{"generated_at", "entries": [...], "cursor"}`. The cursor is the last entry's seq, or the one asked from
     when nothing changed, so a consumer always keeps the value to ask from next time (null: a full feed that is
     empty). It comes last because it is only known once the entries are written. ASCII-only output: every
@@ -101,5 +126,5 @@ def iter_json(entries: Iterable[UrlEntry], *, cursor: int | None, now: datetime 
     yield b'\n], "cursor": ' + json.dumps(last).encode() + b"}\n"
 
 
-def to_json(entries: Iterable[UrlEntry], *, cursor: int | None, now: datetime | None = None) -> bytes:
+def to_json(entries: Iterable[Entry], *, cursor: int | None, now: datetime | None = None) -> bytes:
     return b"".join(iter_json(entries, cursor=cursor, now=now))

@@ -196,6 +196,12 @@ urls = Table(
     Column("confirmed_at", UTCDateTime()),
     Column("changed_at", UTCDateTime()),
     Column("seq", BigInteger, index=True),  # its last change feeds carry: incremental feeds start after a cursor
+    # The least strict TLP it was ever listed at: who could receive it then gets its withdrawal if it tightens.
+    Column("shown_tlp", String(16)),
+    # Whether it is still served (signalement.feeds.liveness): when last checked, since when it has been gone.
+    Column("checked_at", UTCDateTime()),
+    Column("gone_since", UTCDateTime()),
+    Column("gone_checks", Integer, nullable=False, server_default="0"),
 )
 
 # Every change of a URL's state, TLP or listing, who made it and why.
@@ -345,6 +351,9 @@ campaigns = Table(
     *(Column(category, Integer, nullable=False) for category in CAMPAIGN_CATEGORIES),
     Column("brands", JSON, nullable=False),  # {brand id: reports impersonating it}
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Confirmed malicious (one of its reports carries a confirmed URL, or an analyst said so): its origin IPs and
+    # authenticated sender domains become indicators (signalement.feeds.indicators).
+    Column("confirmed_at", UTCDateTime()),
 )
 
 # The keys that find a campaign: the band keys of its exemplars ("b<band>:<hex>") and its distinctive URL domains
@@ -698,4 +707,51 @@ case_events = Table(
     Column("body", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_case_events_case_id_id", "case_id", "id"),
+)
+
+
+# The origin IPs and authenticated sender domains each report shows (signalement.verdict.indicators): what a
+# campaign's indicators are weighed from. Key first: one value's reports.
+report_indicators = Table(
+    "report_indicators",
+    metadata,
+    Column("kind", String(8), primary_key=True),  # ip or domain
+    Column("value", String(255), primary_key=True),
+    Column("report_id", Id, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True, index=True),
+    sqlite_with_rowid=False,
+)
+
+# Indicators of confirmed campaigns, for the DNSBL zones and their feeds: listed once enough distinct sources
+# reported them in confirmed campaigns; every change has a sequence number, like the URLs'.
+indicators = Table(
+    "indicators",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("state", String(16), nullable=False),  # suspected, confirmed, cleared
+    Column("tlp", String(16), nullable=False, server_default="green"),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("reports", Integer, nullable=False),
+    Column("sources", Integer, nullable=False),
+    Column("campaigns", JSON, nullable=False),  # public ids of its confirmed campaigns, the latest first
+    Column("confirmed_at", UTCDateTime()),
+    Column("shown_tlp", String(16)),  # the least strict TLP it was listed at (as the URLs')
+    Column("changed_at", UTCDateTime()),
+    Column("seq", BigInteger, index=True),
+    UniqueConstraint("kind", "value", name="uq_indicators_kind_value"),
+)
+
+indicator_events = Table(
+    "indicator_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("indicator_id", Id, ForeignKey("indicators.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_indicator_events_indicator_id_id", "indicator_id", "id"),
 )

@@ -9,13 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, case, cast, func, literal, select, update
+from sqlalchemy import ColumnElement, Connection, String, case, cast, func, literal, select, update
 
 from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import ConfirmedBy, Evidence, Level, Record, UrlState, Weight
 from signalement.store import versions
 from signalement.store.sql import insert_ignore_many, utcnow
-from signalement.store.tables import delisting_requests, report_urls, reports, url_events, url_judgements, urls, users
+from signalement.store.tables import (
+    campaigns,
+    delisting_requests,
+    report_urls,
+    reports,
+    url_events,
+    url_judgements,
+    urls,
+    users,
+)
 
 URLS = "urls"  # the counter of URL changes (signalement.store.versions)
 MAX_EVIDENCE = 1000  # reports of one URL read to weigh it: the most recent
@@ -41,12 +50,14 @@ class Url:
     confirmed_at: datetime | None
     changed_at: datetime | None
     seq: int | None
+    shown_tlp: Tlp | None = None  # the least strict TLP it was listed at
 
 
 def _url(row: Any) -> Url:
     return Url(row.id, row.canonical, row.host, UrlState(row.state), Tlp(row.tlp),
                Level(row.level) if row.level else None, row.listed, row.brand, row.reports, row.reporters,
-               row.first_seen, row.last_seen, row.confirmed_by, row.confirmed_at, row.changed_at, row.seq)  # fmt: skip
+               row.first_seen, row.last_seen, row.confirmed_by, row.confirmed_at, row.changed_at, row.seq,
+               Tlp(row.shown_tlp) if row.shown_tlp else None)  # fmt: skip
 
 
 def get(conn: Connection, url_id: int, *, for_update: bool = False) -> Url | None:
@@ -61,15 +72,9 @@ def of_report(conn: Connection, report_id: int) -> list[int]:
 
 def evidence(conn: Connection, url_id: int) -> list[Evidence]:
     """Each reporter's report of the URL (the most recent MAX_EVIDENCE), with its judged record."""
-    source = case(  # a flood counts once: per organization, per configured source, else per reporter
-        (users.c.organization_id.is_not(None), literal("organization:") + cast(users.c.organization_id, String)),
-        (reports.c.source.is_not(None), literal("source:") + reports.c.source),
-        else_=reports.c.submitter,
-    )
     rows = conn.execute(
-        select(reports.c.submitter, source.label("source"))
+        select(reports.c.submitter, reporting_source().label("source"))
         .join(report_urls, report_urls.c.report_id == reports.c.id)
-        .outerjoin(users, users.c.id == reports.c.reporter_id)
         .where(report_urls.c.url_id == url_id)
         .order_by(reports.c.id.desc())
         .limit(MAX_EVIDENCE)
@@ -79,6 +84,19 @@ def evidence(conn: Connection, url_id: int) -> list[Evidence]:
         Evidence(r.submitter, r.source, r.submitter.startswith("anon:"), records.get(r.submitter, Record()))
         for r in rows
     ]
+
+
+def reporting_source(*, anonymous_together: bool = False) -> ColumnElement[str]:
+    """Who a report counts for, so that a flood counts once: its reporter's organization, else the configured
+    source it came through, else its reporter (anonymous reporters as one, if asked)."""
+    organization = select(users.c.organization_id).where(users.c.id == reports.c.reporter_id).scalar_subquery()
+    anonymous = [(reports.c.submitter.startswith("anon:"), literal("anonymous"))] if anonymous_together else []
+    return case(
+        (organization.is_not(None), literal("organization:") + cast(organization, String)),
+        (reports.c.source.is_not(None), literal("source:") + reports.c.source),
+        *anonymous,
+        else_=reports.c.submitter,
+    )
 
 
 def _records(conn: Connection, reporters: Sequence[str]) -> dict[str, Record]:
@@ -137,6 +155,8 @@ def change(
         detail["listing"] = [listing[0].value, listing[1]]
     if brand is not None:
         values["brand"] = brand[:100]
+    if (state or url.state) is UrlState.CONFIRMED:
+        values["shown_tlp"] = (tlp or url.tlp).widest(url.shown_tlp)
     conn.execute(update(urls).where(urls.c.id == url.id).values(**values))
     conn.execute(url_events.insert().values(url_id=url.id, seq=seq, at=now, actor=actor[:320], action=action,
                                             detail=detail))  # fmt: skip
@@ -192,11 +212,30 @@ def listing(
 
 
 def changed_since(conn: Connection, cursor: int, max_tlp: Tlp, limit: int) -> list[Url]:
-    """The URLs changed after `cursor` whose marking the reader may receive, in change order (each at its latest
-    state: a consumer applies them in turn)."""
+    """The URLs changed after `cursor` whose marking the reader may receive, or once could (it gets the withdrawal
+    when a marking tightens past its ceiling), in change order (each at its latest state: a consumer applies them
+    in turn)."""
     allowed = [t.value for t in Tlp if max_tlp.allows(t)]
-    query = select(urls).where(urls.c.seq > cursor, urls.c.tlp.in_(allowed)).order_by(urls.c.seq).limit(limit)
+    visible = urls.c.tlp.in_(allowed) | urls.c.shown_tlp.in_(allowed)
+    query = select(urls).where(urls.c.seq > cursor, visible).order_by(urls.c.seq).limit(limit)
     return [_url(r) for r in conn.execute(query)]
+
+
+def campaigns_of(conn: Connection, url_ids: Sequence[int], per_url: int = 20) -> dict[int, tuple[str, ...]]:
+    """The public ids of the campaigns whose reports carry each URL, the latest first."""
+    found: dict[int, list[str]] = {}
+    for start in range(0, len(url_ids), 500):
+        query = (
+            select(report_urls.c.url_id, campaigns.c.public_id)
+            .join(reports, reports.c.id == report_urls.c.report_id)
+            .join(campaigns, campaigns.c.id == reports.c.campaign_id)
+            .where(report_urls.c.url_id.in_(url_ids[start : start + 500]))
+            .group_by(report_urls.c.url_id, campaigns.c.public_id)
+            .order_by(report_urls.c.url_id, func.max(reports.c.received_at).desc(), campaigns.c.public_id)
+        )
+        for url_id, public_id in conn.execute(query):
+            found.setdefault(url_id, []).append(public_id)
+    return {url_id: tuple(ids[:per_url]) for url_id, ids in found.items()}
 
 
 def last_seq(conn: Connection) -> int:

@@ -21,6 +21,7 @@ from signalement.web import (
     feedback_api,
     feeds_api,
     health,
+    indicators_api,
     me_api,
     organizations_api,
     reports_api,
@@ -48,7 +49,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)
     routers = (reports_api, sms_api, signal_spam, me_api, organizations_api, feedback_api, stats_api, alerts_api,
-               shares_api, cases_api, urls_api, feeds_api, admin_api, campaigns_api)  # fmt: skip
+               shares_api, cases_api, urls_api, indicators_api, feeds_api, admin_api, campaigns_api)  # fmt: skip
     for module in (*routers, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(claims_api.router, responses=ERROR_RESPONSES)  # the API and the postmaster's page

@@ -1,6 +1,7 @@
 """Feeds over the API, for the members entitled to them (docs/feeds.md): phishing URLs as JSON, CSV or STIX 2.1,
-full or incremental from a cursor (withdrawals included), a MISP feed, and the confirmed domains and hosts as an RPZ
-zone; each only as far as the organization's TLP ceiling allows, with an ETag (If-None-Match: 304)."""
+full or incremental from a cursor (withdrawals included), a MISP feed, the confirmed domains and hosts as an RPZ
+zone, and the origin IPs and sender domains of confirmed campaigns as JSON, CSV and DNSBL zones; each only as far as
+the organization's TLP ceiling allows, with an ETag (If-None-Match: 304)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,30 @@ from sqlalchemy import Connection
 
 from signalement.domain.accounts import Scope
 from signalement.domain.members import Tlp
-from signalement.feeds.build import FORMATS, MEDIA, Feed, etag, misp_files, rpz_zone, url_feed
+from signalement.feeds.build import (
+    FORMATS,
+    MEDIA,
+    Feed,
+    dnsbl_zone,
+    etag,
+    indicator_feed,
+    misp_files,
+    rpz_zone,
+    url_feed,
+    zones_of,
+)
 from signalement.feeds.stix import FeedValueError
 from signalement.feeds.zonefile import ZoneError
 from signalement.store import organizations
 from signalement.store.accounts import Principal
 from signalement.store.db import read
+from signalement.verdict.indicators import Kind
 from signalement.web.auth import require
 from signalement.web.deps import MAX_ID, PlatformDep, PrincipalDep
 from signalement.web.errors import ApiError, not_found
 
 router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"])
-URLS, DOMAINS = "urls", "domains"  # the entitlements' feed names
+URLS, DOMAINS, INDICATORS = "urls", "domains", "indicators"  # the entitlements' feed names
 
 
 def _ceiling(conn: Connection, principal: Principal | None, feed: str) -> Tlp:
@@ -94,13 +107,47 @@ def rpz_feed(
     principal: PrincipalDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    settings = platform.settings
-    domain = settings.smtp_domains[0] if settings.smtp_domains else "signalement.invalid"
     with read(platform.engine) as conn:
         ceiling = _ceiling(conn, principal, DOMAINS)
         try:
-            feed = rpz_zone(conn, ceiling, datetime.now(UTC), origin=f"rpz.{domain}", ns=f"ns.{domain}",
-                            contact=f"hostmaster.{domain}")  # fmt: skip
+            feed = rpz_zone(conn, ceiling, datetime.now(UTC), zones_of(platform.settings))
+        except ZoneError as error:
+            raise ApiError(500, "feed_error", f"the zone cannot be written: {error}") from None
+    return _answer(feed, if_none_match)
+
+
+@router.get("/indicators", summary="Origin IPs and sender domains of confirmed campaigns: full, or after a cursor",
+            responses={200: {"content": {MEDIA["json"]: {}, MEDIA["csv"]: {}}}, 304: FEED_RESPONSES[304]})  # fmt: skip
+def indicators_feed(
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    kind: Kind | None = None,
+    format: Literal["json", "csv"] = "json",
+    cursor: Annotated[int, Query(ge=0, le=MAX_ID, description="The last `seq` you have; 0: the full feed")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Each entry: kind (ip or domain), value, state, first and last seen, reports, sources, campaigns, tlp, and
+    `withdrawn` (remove it: cleared, expired); `seq` orders the changes, as in the URL feed."""
+    with read(platform.engine) as conn:
+        ceiling = _ceiling(conn, principal, INDICATORS)
+        feed = indicator_feed(conn, format, cursor, ceiling, limit, datetime.now(UTC), kind)
+    return _answer(feed, if_none_match)
+
+
+@router.get("/dnsbl/{kind}", summary="The listed IPs or sender domains as an RFC 5782 DNSBL zone")
+def dnsbl_feed(
+    kind: Kind,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """`ip`: origin IPs (IPv4 and IPv6 in one zone); `domain`: sender domains. Serve it with any authoritative DNS
+    server (docs/feeds.md); a listed name answers 127.0.0.2 and a TXT saying why."""
+    with read(platform.engine) as conn:
+        ceiling = _ceiling(conn, principal, INDICATORS)
+        try:
+            feed = dnsbl_zone(conn, kind, ceiling, datetime.now(UTC), zones_of(platform.settings))
         except ZoneError as error:
             raise ApiError(500, "feed_error", f"the zone cannot be written: {error}") from None
     return _answer(feed, if_none_match)

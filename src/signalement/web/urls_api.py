@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from signalement.domain.accounts import Role, Scope
 from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import Level, UrlState, move
+from signalement.feeds.indicators import confirm_campaigns
 from signalement.mail.canonical import canonicalize
 from signalement.mail.domains import registered_domain
-from signalement.store import audit
+from signalement.store import audit, indicators
 from signalement.store import urls as store
 from signalement.store.db import read
 from signalement.store.sql import utcnow
@@ -105,7 +106,7 @@ def _out(url: store.Url) -> UrlOut:
     return UrlOut(id=url.id, url=url.canonical, **fields)
 
 
-def _judge(principal: Any) -> Any:
+def judge(principal: Any) -> Any:
     me = require_staff(principal, Scope.REPORTS_WRITE)
     if me.role not in JUDGES:
         raise ApiError(403, "forbidden", "analysts, abuse managers and admins judge URLs")
@@ -142,7 +143,7 @@ def get_url(url_id: IdPath, platform: PlatformDep, principal: PrincipalDep) -> U
 def change_url(
     url_id: IdPath, body: UrlChangeIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> UrlOut:
-    me = _judge(principal)
+    me = judge(principal)
     if body.state is None and body.tlp is None and body.level is None:
         raise ApiError(422, "nothing_to_change", "give a state, a tlp or a level")
     with platform.engine.begin() as conn:
@@ -158,6 +159,8 @@ def change_url(
         chosen = _listing(conn, url, body.level) if (body.level or state is UrlState.CONFIRMED) else None
         store.change(conn, url, actor=me.email, action="judge", reason=body.reason, state=state, tlp=body.tlp,
                      listing=chosen)  # fmt: skip
+        if state is UrlState.CONFIRMED:
+            confirm_campaigns(conn, platform.queue, indicators.campaigns_of_url(conn, url_id))
         audit.record(conn, actor=me.email, action="url.change", target=f"url:{url_id}",
                      client=client_address(request),
                      detail={"state": body.state, "tlp": body.tlp, "level": body.level})  # fmt: skip
@@ -229,7 +232,7 @@ def list_delistings(
 def decide_delisting(
     request_id: IdPath, body: DecisionIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> DelistingOut:
-    me = _judge(principal)
+    me = judge(principal)
     with platform.engine.begin() as conn:
         found = conn.execute(select(delisting_requests).where(delisting_requests.c.id == request_id)).first()
         if found is None:

@@ -11,7 +11,10 @@ from signalement.analysis.match import MATCH as FEEDBACK_MATCH
 from signalement.feedback.cfbl import CFBL_DELIVER
 from signalement.feedback.delivery import DELIVER as FEEDBACK_DELIVER
 from signalement.feedback.unsubscribe import UNSUBSCRIBE as FEEDBACK_UNSUBSCRIBE
-from signalement.feeds.reputation import JUDGE as URLS_JUDGE
+from signalement.feeds.indicators import CAMPAIGN as INDICATORS_CAMPAIGN
+from signalement.feeds.indicators import EXPIRE as INDICATORS_EXPIRE
+from signalement.feeds.liveness import CHECK as URLS_CHECK
+from signalement.feeds.reputation import JUDGE as REPUTATION
 from signalement.ingest.sms_conversation import EXPIRE as SMS_CONVERSATION_EXPIRE
 from signalement.members.invitation_mail import INVITATION_MAIL
 from signalement.members.postmaster import POSTMASTER_MAIL
@@ -49,4 +52,5 @@ def all_tasks() -> dict[str, TaskSpec]:
     tasks = (ANALYZE, ACKNOWLEDGE, ACCOUNT_MAIL, INVITATION_MAIL, SMS_CONVERSATION_EXPIRE, HOUSEKEEPING)
     feedback = (FEEDBACK_MATCH, FEEDBACK_DELIVER, FEEDBACK_UNSUBSCRIBE, CFBL_DELIVER)
     stats = (STATS_PEAKS, STATS_ALERT_DELIVER)
-    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL, *feedback, *stats, URLS_JUDGE)}
+    feeds = (REPUTATION, URLS_CHECK, INDICATORS_CAMPAIGN, INDICATORS_EXPIRE)
+    return {spec.name: spec for spec in (*tasks, POSTMASTER_MAIL, *feedback, *stats, *feeds)}

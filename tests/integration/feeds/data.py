@@ -44,8 +44,9 @@ def url(
 
 def indicator(kind: str, value: str, *, seq: int = 1, withdrawn: bool = False) -> IndicatorEntry:
     return IndicatorEntry(
-        seq=seq, kind=kind, value=value, tlp=Tlp.CLEAR, first_seen=NOW, last_seen=NOW, reports=2, withdrawn=withdrawn
-    )
+        seq=seq, id=seq, kind=kind, value=value, state="expired" if withdrawn else "confirmed", tlp=Tlp.CLEAR,
+        first_seen=NOW, last_seen=NOW, changed_at=NOW, reports=2, sources=2, withdrawn=withdrawn,
+    )  # fmt: skip
 
 
 URLS = [

@@ -123,7 +123,7 @@ def test_signalement_export_writes_the_same_feeds(tmp_path: Path) -> None:
                          listing=(Level.DOMAIN, "paypa1-login.com"))  # fmt: skip
     finally:
         platform.close()
-    done = run(tmp_path / "data", "export", str(tmp_path / "out"), "--zone-origin", "rpz.example.org")
+    done = run(tmp_path / "data", "export", str(tmp_path / "out"), "--zone-domain", "example.org")
     assert done.returncode == 0, done.stderr
     entries = json.loads((tmp_path / "out" / "urls.json").read_text())["entries"]
     assert [(e["url"], e["listed"]) for e in entries] == [(LOOKALIKE, "paypa1-login.com")]
@@ -132,3 +132,22 @@ def test_signalement_export_writes_the_same_feeds(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout
     manifest = json.loads((tmp_path / "out" / "misp" / "manifest.json").read_text())
     assert len(manifest) == 1 and (tmp_path / "out" / "misp" / f"{next(iter(manifest))}.json").exists()
+
+
+def test_a_marking_tightened_past_a_ceiling_is_a_withdrawal_for_those_who_had_it(
+    client: TestClient, platform: Platform, users: Users
+) -> None:
+    ids = _reported(platform, users, KIT)
+    staff = users.headers(Role.ANALYST)
+    _judge(client, staff, ids[KIT], state="confirmed")
+    green = _member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.GREEN)
+    clear = _member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.CLEAR)
+    full = client.get("/api/v1/feeds/urls", headers=green).json()
+    (entry,) = full["entries"]
+    assert len(entry["campaigns"]) == 1 and entry["campaigns"][0].startswith("cmp-")  # its report's campaign
+    _judge(client, staff, ids[KIT], tlp="red")
+    since = client.get(f"/api/v1/feeds/urls?cursor={full['cursor']}", headers=green).json()["entries"]
+    assert [(e["url"], e["state"], e["withdrawn"]) for e in since] == [(KIT, "confirmed", True)]
+    assert client.get("/api/v1/feeds/urls", headers=green).json()["entries"] == []
+    assert client.get("/api/v1/feeds/urls?cursor=0", headers=clear).json()["entries"] == []  # never had it
+    assert client.get("/api/v1/feeds/urls?cursor=1", headers=clear).json()["entries"] == []

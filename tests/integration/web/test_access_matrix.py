@@ -226,6 +226,11 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/feeds/urls"): staff_only(200),  # members: only if entitled (test_feeds_api)
     ("GET", "/api/v1/feeds/misp/{name}"): staff_only(200),
     ("GET", "/api/v1/feeds/rpz"): staff_only(200),
+    ("GET", "/api/v1/feeds/indicators"): staff_only(200),  # members: only if entitled (test_indicators_api)
+    ("GET", "/api/v1/feeds/dnsbl/{kind}"): staff_only(200),
+    ("GET", "/api/v1/indicators"): staff_only(200),
+    ("GET", "/api/v1/indicators/{indicator_id}"): staff_only(200),
+    ("POST", "/api/v1/indicators/{indicator_id}:change"): staff_only(200),
     ("GET", "/delisting"): public(200),
     ("POST", "/delisting"): public(403),  # no form token: refused, whoever asks
     ("GET", "/api/v1/urls"): staff_only(200),
@@ -368,6 +373,7 @@ class World:
     share_token: str = ""  # a live link to one of its customers' statistics
     case_id: int = 0  # an open case of the own organization
     url_id: int = 0  # a suspected URL
+    indicator_id: int = 0  # a listed origin IP
 
     def fresh_delisting(self) -> int:
         with self.platform.engine.begin() as conn:
@@ -446,6 +452,10 @@ def world(client: TestClient, platform: Platform, users: Users) -> Iterator[Worl
                 "sha256": b"\x01" * 32, "canonical": "https://matrix.example.com/", "host": "matrix.example.com",
                 "first_seen": utcnow(), "last_seen": utcnow(),
             }).scalar_one()  # fmt: skip
+            world.indicator_id = conn.execute(tables.indicators.insert().returning(tables.indicators.c.id), {
+                "kind": "ip", "value": "192.0.2.25", "state": "confirmed", "first_seen": utcnow(),
+                "last_seen": utcnow(), "reports": 2, "sources": 2, "campaigns": [],
+            }).scalar_one()  # fmt: skip
         app: FastAPI = client.app  # type: ignore[assignment]
         app.state.anonymous_limiter = RateLimiter(10_000)  # the matrix checks who may, not how often
         yield world
@@ -468,6 +478,8 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         token=world.share_token,
         case_id=world.fresh_case() if path.endswith(":transition") else world.case_id,
         url_id=world.url_id,
+        indicator_id=world.indicator_id,
+        kind="ip",
         name="manifest.json",
         request_id=world.fresh_delisting() if "{request_id}" in path else 0,
     )
@@ -516,6 +528,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         },
         ("POST", "/api/v1/cases/{case_id}/events"): {"json": {"text": "matrix"}},
         ("POST", "/api/v1/urls/{url_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
+        ("POST", "/api/v1/indicators/{indicator_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
         ("POST", "/api/v1/delisting-requests"): {
             "json": {"url": "https://matrix.example.com/", "contact": "owner@matrix.example.com", "reason": "mine"}
         },

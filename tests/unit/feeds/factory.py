@@ -33,7 +33,7 @@ def entry(n: int = 1, **changes: Any) -> UrlEntry:
         reports=5,
         reporters=3,
         brand="Bank",
-        campaign_ids=(7,),
+        campaigns=("cmp-00000000000a",),
         tags=("phishing", "credential-form"),
     )
     return replace(base, **changes)

@@ -33,7 +33,7 @@ def test_csv_has_a_header_and_one_row_per_entry() -> None:
     assert rows[0]["tags"] == "phishing,credential-form"
     assert rows[0]["withdrawn"] == "false"
     assert rows[0]["reports"] == "5"
-    assert rows[0]["campaigns"] == "7"
+    assert rows[0]["campaigns"] == "cmp-00000000000a"
     assert not any(line.startswith(b"#") for line in data.splitlines())
 
 
@@ -78,7 +78,7 @@ def test_json_round_trip_with_cursor() -> None:
     assert first["tags"] == ["phishing", "credential-form"]
     assert first["withdrawn"] is False
     assert first["brand"] == "Bank"
-    assert first["campaigns"] == [7]
+    assert first["campaigns"] == ["cmp-00000000000a"]
 
 
 def test_json_empty_increment_keeps_the_cursor() -> None:

@@ -235,6 +235,7 @@ delisting_requests = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("url", Text, nullable=False),
     Column("url_id", Id, ForeignKey("urls.id", ondelete="SET NULL")),
+    Column("indicator_id", Id, ForeignKey("indicators.id", ondelete="SET NULL")),  # or an origin IP, a domain
     Column("contact", String(320), nullable=False),
     Column("reason", Text, nullable=False),
     Column("state", String(16), nullable=False, index=True),  # pending, accepted, refused

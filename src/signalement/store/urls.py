@@ -18,6 +18,7 @@ from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import (
     campaigns,
     delisting_requests,
+    indicators,
     report_urls,
     reports,
     url_events,
@@ -242,10 +243,16 @@ def last_seq(conn: Connection) -> int:
     return versions.current(conn, URLS)
 
 
-def request_delisting(conn: Connection, canonical: str, contact: str, reason: str) -> dict[str, Any]:
-    """A site owner's request, pending an analyst's decision; the row as made."""
-    url_id = conn.execute(select(urls.c.id).where(urls.c.canonical == canonical)).scalar()
-    row = {"url": canonical, "url_id": url_id, "contact": contact, "reason": reason, "state": "pending",
-           "created_at": utcnow()}  # fmt: skip
+def request_delisting(conn: Connection, target: tuple[str, str], contact: str, reason: str) -> dict[str, Any]:
+    """A site owner's request about a URL, an origin IP or a sender domain (`target`: kind and value), pending an
+    analyst's decision; the row as made."""
+    kind, value = target
+    url_id = conn.execute(select(urls.c.id).where(urls.c.canonical == value)).scalar() if kind == "url" else None
+    indicator_id = None
+    if kind != "url":
+        where = (indicators.c.kind == kind, indicators.c.value == value)
+        indicator_id = conn.execute(select(indicators.c.id).where(*where)).scalar()
+    row = {"url": value, "url_id": url_id, "indicator_id": indicator_id, "contact": contact, "reason": reason,
+           "state": "pending", "created_at": utcnow()}  # fmt: skip
     made = conn.execute(delisting_requests.insert().returning(delisting_requests.c.id), row).scalar_one()
     return {"id": made, "decision": None, "decided_at": None, **row}

@@ -5,6 +5,8 @@ its withdrawal)."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -18,12 +20,13 @@ from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import Level, UrlState, move
 from signalement.feeds.indicators import confirm_campaigns
 from signalement.mail.canonical import canonicalize
-from signalement.mail.domains import registered_domain
+from signalement.mail.domains import normalize_host, registered_domain
 from signalement.store import audit, indicators
 from signalement.store import urls as store
 from signalement.store.db import read
 from signalement.store.sql import utcnow
 from signalement.store.tables import delisting_requests
+from signalement.verdict.indicators import IndicatorState
 from signalement.verdict.listing import directory, listing, shared
 from signalement.web.auth import require_staff
 from signalement.web.deps import MAX_ID, IdPath, PlatformDep, PrincipalDep, client_address
@@ -73,7 +76,9 @@ class UrlChangeIn(BaseModel):
 
 
 class DelistingIn(BaseModel):
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)]
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)] = Field(
+        description="The listed page's http or https address, or a listed origin IP or sender domain."
+    )
     contact: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
     reason: Reason
 
@@ -82,6 +87,7 @@ class DelistingOut(BaseModel):
     id: int
     url: str
     url_id: int | None
+    indicator_id: int | None = None
     contact: str
     reason: str
     state: str
@@ -99,6 +105,25 @@ def web_url(text: str) -> str | None:
     """The canonical form of an http or https address, None for anything else."""
     canonical = canonicalize(text)
     return canonical if canonical and urlsplit(canonical).scheme in ("http", "https") else None
+
+
+_HOSTNAME = re.compile(r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+def delisting_target(text: str) -> tuple[str, str] | None:
+    """What a delisting request names: a page ("url", its canonical form), an origin IP ("ip") or a sender domain
+    ("domain", its registered domain, as the DNSBL lists it); None for anything else."""
+    text = text.strip()
+    if "/" in text:  # a page, with or without its scheme
+        canonical = web_url(text)
+        return ("url", canonical) if canonical else None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        host = normalize_host(text)
+        return ("domain", registered_domain(host) or host) if _HOSTNAME.fullmatch(host) else None
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return "ip", str(mapped or address)
 
 
 def _out(url: store.Url) -> UrlOut:
@@ -196,18 +221,18 @@ def _listing(conn: Any, url: store.Url, level: Level | None) -> tuple[Level, str
 
 
 @router.post("/delisting-requests", status_code=202, response_model=DelistingOut,
-             summary="Ask for a URL to be delisted (anyone)")  # fmt: skip
+             summary="Ask for a URL, an origin IP or a sender domain to be delisted (anyone)")  # fmt: skip
 def request_delisting(body: DelistingIn, request: Request, platform: PlatformDep) -> DelistingOut:
-    """A site owner says why a listed URL is not (or no longer) phishing; an analyst decides, and the answer goes
-    to `contact`."""
+    """A site owner says why a listed URL is not (or no longer) phishing, or why a listed IP address or domain does
+    not send it; an analyst decides, and the answer goes to `contact`."""
     platform_limiter = request.app.state.anonymous_limiter
     if not platform_limiter.allow(client_address(request)):
         raise ApiError(429, "too_many_requests", "too many requests from this address: try again in a minute")
-    canonical = web_url(body.url)
-    if canonical is None:
-        raise ApiError(422, "not_a_url", "give the http or https address of the page")
+    target = delisting_target(body.url)
+    if target is None:
+        raise ApiError(422, "not_a_url", "give the http or https address of the page, or the IP address or domain")
     with platform.engine.begin() as conn:
-        return DelistingOut(**store.request_delisting(conn, canonical, body.contact, body.reason))
+        return DelistingOut(**store.request_delisting(conn, target, body.contact, body.reason))
 
 
 @router.get("/delisting-requests", response_model=list[DelistingOut], summary="Delisting requests (staff)")
@@ -228,7 +253,7 @@ def list_delistings(
 
 
 @router.post("/delisting-requests/{request_id}:decide", response_model=DelistingOut,
-             summary="Accept (the URL is cleared) or refuse a delisting (staff)")  # fmt: skip
+             summary="Accept (the URL or indicator is cleared) or refuse a delisting (staff)")  # fmt: skip
 def decide_delisting(
     request_id: IdPath, body: DecisionIn, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> DelistingOut:
@@ -239,13 +264,23 @@ def decide_delisting(
             raise not_found("delisting request")
         if found.state != "pending":
             raise ApiError(409, "already_decided", f"this request was {found.state}")
-        url = store.get(conn, found.url_id, for_update=True) if found.url_id else None
-        if body.decision == "accept" and url is not None and url.state is not UrlState.CLEARED:
-            store.change(conn, url, actor=me.email, action="delist", reason=body.reason, state=UrlState.CLEARED)
+        if body.decision == "accept":
+            _delist(conn, found, me.email, body.reason)
         state = "accepted" if body.decision == "accept" else "refused"
         decided = {"state": state, "decision": body.reason, "decided_by": me.user_id, "decided_at": utcnow()}
         conn.execute(update(delisting_requests).where(delisting_requests.c.id == request_id).values(**decided))
         audit.record(conn, actor=me.email, action=f"delisting.{state}", target=f"delisting:{request_id}",
-                     client=client_address(request), detail={"url_id": found.url_id})  # fmt: skip
+                     client=client_address(request),
+                     detail={"url_id": found.url_id, "indicator_id": found.indicator_id})  # fmt: skip
         row = conn.execute(select(delisting_requests).where(delisting_requests.c.id == request_id)).one()
         return DelistingOut.model_validate(row._asdict())
+
+
+def _delist(conn: Any, found: Any, actor: str, reason: str) -> None:
+    """Clear what an accepted request names: the next feeds and zones carry its withdrawal."""
+    url = store.get(conn, found.url_id, for_update=True) if found.url_id else None
+    if url is not None and url.state is not UrlState.CLEARED:
+        store.change(conn, url, actor=actor, action="delist", reason=reason, state=UrlState.CLEARED)
+    indicator = indicators.get(conn, found.indicator_id, for_update=True) if found.indicator_id else None
+    if indicator is not None and indicator.state is not IndicatorState.CLEARED:
+        indicators.change(conn, indicator, actor=actor, action="delist", reason=reason, state=IndicatorState.CLEARED)

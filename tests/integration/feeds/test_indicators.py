@@ -28,6 +28,7 @@ from signalement.store.tables import campaigns, indicators, urls, users
 from signalement.verdict.indicators import Indicator, IndicatorState, Kind
 from signalement.work.port import TaskContext
 from tests.conftest import Users, run_jobs_until_idle
+from tests.integration.ui.test_accounts import post_form
 from tests.integration.web.helpers import bearer
 
 IP, DOMAIN = "45.153.160.2", "secure-paypa1.com"  # a public address and a lookalike, as text only: never contacted
@@ -194,3 +195,31 @@ def test_a_campaign_confirmed_later_lists_what_its_reports_showed(
     assert judged.status_code == 200
     run_jobs_until_idle(platform)  # the analyst's confirmation confirms the campaign; its job weighs the reports
     assert _states(platform) == {("ip", IP): "confirmed", ("domain", DOMAIN): "confirmed"}
+
+
+def test_the_owner_of_a_listed_address_asks_for_its_delisting(
+    client: TestClient, platform: Platform, users: Users
+) -> None:
+    for n in range(2):
+        reporter, _ = users.create()
+        _report(platform, reporter, phish(n))
+    run_jobs_until_idle(platform)
+    ip_id = _indicators(platform)[("ip", IP)].id
+    zone = client.get("/api/v1/feeds/dnsbl/ip", headers=users.headers(Role.ANALYST)).text
+    assert f"/delisting?value={IP}" in zone  # the TXT record says where to ask
+    form = client.get(f"/delisting?value={IP}")
+    assert form.status_code == 200 and f'value="{IP}"' in form.text
+    asking = {"url": f" {IP} ", "contact": "postmaster@hoster.example", "reason": "The customer was suspended."}
+    sent = post_form(client, "/delisting", asking, form_page="/delisting")
+    assert sent.status_code == 200
+    asked = client.post("/api/v1/delisting-requests", json={"url": "Mail.Secure-Paypa1.com", "reason": "ours now",
+                                                             "contact": "owner@secure-paypa1.com"})  # fmt: skip
+    assert asked.status_code == 202 and asked.json()["url"] == DOMAIN and asked.json()["indicator_id"] is not None
+    staff = users.headers(Role.ANALYST)
+    (pending,) = [r for r in client.get("/api/v1/delisting-requests", headers=staff).json() if r["url"] == IP]
+    assert pending["indicator_id"] == ip_id and pending["url_id"] is None
+    decided = client.post(f"/api/v1/delisting-requests/{pending['id']}:decide",
+                          json={"decision": "accept", "reason": "suspended"}, headers=staff)  # fmt: skip
+    assert decided.json()["state"] == "accepted"
+    assert _states(platform) == {("ip", IP): "cleared", ("domain", DOMAIN): "confirmed"}
+    assert "2.160.153.45" not in _names(client.get("/api/v1/feeds/dnsbl/ip", headers=staff).text)

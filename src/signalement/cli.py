@@ -425,7 +425,7 @@ def _organization_id(conn: Any, given: str) -> int:
               "first SIGNALEMENT_SMTP_DOMAINS.")  # fmt: skip
 def export_command(folder: str, max_tlp: str, cursor: int, zone_domain: str | None) -> None:
     """Write the feeds to FOLDER, as the API serves them: urls.json, urls.csv, urls.stix.json, rpz.zone, misp/,
-    indicators.json, indicators.csv, dnsbl-ip.zone and dnsbl-domain.zone."""
+    indicators.json, indicators.csv, origin-ips.map, sender-domains.map, dnsbl-ip.zone and dnsbl-domain.zone."""
     from dataclasses import replace
     from pathlib import Path
 
@@ -458,7 +458,8 @@ def export_command(folder: str, max_tlp: str, cursor: int, zone_domain: str | No
             for fmt in ("json", "csv"):
                 feed = indicator_feed(conn, fmt, cursor, ceiling, MAX_ENTRIES, now, None)
                 (out / f"indicators.{fmt}").write_bytes(feed.body)
-            for kind in Kind:
+            for kind, name in ((Kind.IP, "origin-ips"), (Kind.DOMAIN, "sender-domains")):
+                (out / f"{name}.map").write_bytes(indicator_feed(conn, "txt", 0, ceiling, MAX_ENTRIES, now, kind).body)
                 (out / f"dnsbl-{kind.value}.zone").write_bytes(dnsbl_zone(conn, kind, ceiling, now, zones).body)
     finally:
         platform.close()

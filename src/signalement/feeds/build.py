@@ -24,7 +24,8 @@ from signalement.store import urls as store
 from signalement.verdict.indicators import IndicatorState, Kind
 
 FORMATS = ("json", "csv", "stix")
-MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "stix": "application/stix+json;version=2.1"}
+MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "stix": "application/stix+json;version=2.1",
+         "txt": "text/plain; charset=utf-8"}  # fmt: skip
 PLATFORM = "signalement"
 ZONE_MEDIA = "text/dns; charset=utf-8"
 MAX_ENTRIES = 1_000_000
@@ -151,6 +152,10 @@ def indicator_entries(
 def indicator_feed(
     conn: Connection, fmt: str, cursor: int, max_tlp: Tlp, limit: int, now: datetime, kind: Kind | None
 ) -> Feed:
+    if fmt == "txt":  # a map file for filters (rspamd multimap, Postfix): what is listed now, one value a line
+        listed = indicator_entries(conn, 0, max_tlp, limit, withdrawals=False, kind=kind)
+        body = "".join(f"{value}\n" for value in sorted({e.value for e in listed})).encode()
+        return Feed(body, MEDIA[fmt], etag(body))
     chosen = indicator_entries(conn, cursor, max_tlp, limit, withdrawals=cursor > 0, kind=kind)
     if fmt == "csv":
         body = tabular.to_csv(chosen, tabular.INDICATOR_FIELDS)

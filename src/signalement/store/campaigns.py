@@ -452,7 +452,12 @@ def campaign_row(row: RowMapping) -> dict[str, Any]:
             {"brand": b, "name": brands[b].name if b in brands else b, "reports": n}
             for b, n in sorted((row["brands"] or {}).items(), key=lambda item: (-item[1], item[0]))
         ],
+        "confirmed_at": row["confirmed_at"],
     }
+
+
+def campaign_id_of(conn: Connection, public_id: str) -> int | None:
+    return conn.execute(select(campaigns.c.id).where(campaigns.c.public_id == public_id)).scalar()
 
 
 def networks(origins: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import AwareDatetime, BaseModel
 
-from signalement.store.campaigns import campaign_summary, recent_campaigns
+from signalement.feeds.indicators import confirm_campaigns
+from signalement.store import audit
+from signalement.store.campaigns import campaign_id_of, campaign_summary, recent_campaigns
 from signalement.store.db import read
 from signalement.web import schemas
 from signalement.web.auth import require_staff
-from signalement.web.deps import MAX_ID, PlatformDep, PrincipalDep
+from signalement.web.deps import MAX_ID, PlatformDep, PrincipalDep, client_address
 from signalement.web.errors import not_found
+from signalement.web.urls_api import Reason, judge
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
@@ -49,4 +52,28 @@ def get_campaign(public_id: PublicId, platform: PlatformDep, principal: Principa
         found = campaign_summary(conn, public_id)
     if found is None:
         raise not_found("campaign")
+    return found
+
+
+class ConfirmIn(BaseModel):
+    reason: Reason
+
+
+@router.post("/campaigns/{public_id}:confirm", response_model=schemas.CampaignSummary,
+             summary="Confirm a campaign: its origin IPs and sender domains become indicators (staff)")  # fmt: skip
+def confirm_campaign(
+    public_id: PublicId, body: ConfirmIn, request: Request, platform: PlatformDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """For a campaign with no confirmed URL (a scam without links, an attachment): a job then weighs the origin IPs
+    and sender domains its reports show (docs/feeds.md). Confirming a confirmed campaign changes nothing."""
+    me = judge(principal)
+    with platform.engine.begin() as conn:
+        campaign_id = campaign_id_of(conn, public_id)
+        if campaign_id is None:
+            raise not_found("campaign")
+        confirm_campaigns(conn, platform.queue, [campaign_id])
+        audit.record(conn, actor=me.email, action="campaign.confirm", target=f"campaign:{public_id}",
+                     client=client_address(request), detail={"reason": body.reason})  # fmt: skip
+        found = campaign_summary(conn, public_id)
+    assert found is not None
     return found

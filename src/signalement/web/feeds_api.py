@@ -117,18 +117,20 @@ def rpz_feed(
 
 
 @router.get("/indicators", summary="Origin IPs and sender domains of confirmed campaigns: full, or after a cursor",
-            responses={200: {"content": {MEDIA["json"]: {}, MEDIA["csv"]: {}}}, 304: FEED_RESPONSES[304]})  # fmt: skip
+            responses={200: {"content": {MEDIA[f]: {} for f in ("json", "csv", "txt")}},
+                       304: FEED_RESPONSES[304]})  # fmt: skip
 def indicators_feed(
     platform: PlatformDep,
     principal: PrincipalDep,
     kind: Kind | None = None,
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv", "txt"] = "json",
     cursor: Annotated[int, Query(ge=0, le=MAX_ID, description="The last `seq` you have; 0: the full feed")] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Each entry: kind (ip or domain), value, state, first and last seen, reports, sources, campaigns, tlp, and
-    `withdrawn` (remove it: cleared, expired); `seq` orders the changes, as in the URL feed."""
+    `withdrawn` (remove it: cleared, expired); `seq` orders the changes, as in the URL feed. `format=txt`: what is
+    listed now, one value a line (a map file for rspamd's multimap or Postfix; ask with `kind`), never incremental."""
     with read(platform.engine) as conn:
         ceiling = _ceiling(conn, principal, INDICATORS)
         feed = indicator_feed(conn, format, cursor, ceiling, limit, datetime.now(UTC), kind)

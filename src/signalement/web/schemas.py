@@ -169,6 +169,11 @@ class Campaign(BaseModel):
     reports: int
     categories: dict[str, int] = Field(description="Reports per verdict category (`unclassified`: none yet).")
     brands: list[CampaignBrand]
+    confirmed_at: datetime | None = Field(
+        default=None,
+        description="When it was confirmed malicious (a confirmed URL, or an analyst): its origin IPs "
+        "and sender domains then become indicators (docs/feeds.md).",
+    )
 
 
 class CampaignDay(BaseModel):

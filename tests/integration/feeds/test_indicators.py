@@ -135,6 +135,7 @@ def test_two_sources_list_a_campaigns_origin_and_sender(
     domains = client.get("/api/v1/feeds/dnsbl/domain", headers=member).text
     assert DOMAIN in _names(domains)
     _checkzone(domains, tmp_path)
+    assert client.get("/api/v1/feeds/indicators?kind=ip&format=txt", headers=member).text == f"{IP}\n"  # a map
     csv_feed = client.get("/api/v1/feeds/indicators?kind=ip&format=csv", headers=member).text
     assert csv_feed.splitlines()[0].startswith("kind,value,state") and f"ip,{IP},confirmed" in csv_feed
 
@@ -223,3 +224,21 @@ def test_the_owner_of_a_listed_address_asks_for_its_delisting(
     assert decided.json()["state"] == "accepted"
     assert _states(platform) == {("ip", IP): "cleared", ("domain", DOMAIN): "confirmed"}
     assert "2.160.153.45" not in _names(client.get("/api/v1/feeds/dnsbl/ip", headers=staff).text)
+
+
+def test_an_analyst_confirms_a_campaign_without_urls(client: TestClient, platform: Platform, users: Users) -> None:
+    for n in range(2):
+        reporter, _ = users.create()
+        raw = phish(n, form=False).replace(b'<a href="https://secure-paypa1.com/login.php">Restore access</a>', b"")
+        _report(platform, reporter, raw.replace(b"Sign in to restore", b"Call +1 555 0100 to restore"))
+    run_jobs_until_idle(platform)
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(urls.c.id)).all() == []
+        public_id = conn.execute(select(campaigns.c.public_id)).scalar_one()
+    reporter_token = users.headers(Role.REPORTER)
+    path = f"/api/v1/campaigns/{public_id}:confirm"
+    assert client.post(path, json={"reason": "a call-back scam"}, headers=reporter_token).status_code == 403
+    confirmed = client.post(path, json={"reason": "a call-back scam"}, headers=users.headers(Role.ANALYST))
+    assert confirmed.status_code == 200 and confirmed.json()["confirmed_at"] is not None
+    run_jobs_until_idle(platform)
+    assert _states(platform) == {("ip", IP): "confirmed", ("domain", DOMAIN): "confirmed"}

@@ -166,6 +166,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/v1/jobs/{job_id}:retry"): staff_only(404),
     ("GET", "/api/v1/campaigns"): staff_only(200),
     ("GET", "/api/v1/campaigns/{public_id}"): staff_only(404),
+    ("POST", "/api/v1/campaigns/{public_id}:confirm"): staff_only(404),
     ("GET", "/api/v1/audit"): admin_only(200),
     ("GET", "/api/v1/audit/verify"): admin_only(200),
     ("POST", "/api/v1/organizations"): admin_only(201),
@@ -529,6 +530,7 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("POST", "/api/v1/cases/{case_id}/events"): {"json": {"text": "matrix"}},
         ("POST", "/api/v1/urls/{url_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
         ("POST", "/api/v1/indicators/{indicator_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
+        ("POST", "/api/v1/campaigns/{public_id}:confirm"): {"json": {"reason": "matrix"}},
         ("POST", "/api/v1/delisting-requests"): {
             "json": {"url": "https://matrix.example.com/", "contact": "owner@matrix.example.com", "reason": "mine"}
         },
@@ -556,7 +558,9 @@ def test_access(world: World, method: str, path: str) -> None:
             assert_unauthorized(response)
         elif response.status_code >= 400 and path.startswith("/api/"):  # the pages answer browsers in HTML
             assert_problem(response, response.status_code)
-    if (method, path) in {("POST", "/api/v1/jobs/{job_id}:retry"), ("GET", "/api/v1/campaigns/{public_id}")}:
+    missing = {("POST", "/api/v1/jobs/{job_id}:retry"), ("GET", "/api/v1/campaigns/{public_id}"),
+               ("POST", "/api/v1/campaigns/{public_id}:confirm")}  # fmt: skip
+    if (method, path) in missing:
         for caller in STAFF:  # past authorization: the job or the campaign does not exist
             assert got[caller].json()["code"] == "not_found"
 

@@ -128,10 +128,15 @@ def weigh(evidence: Iterable[Evidence]) -> Weight:
     return Weight(proven_sum + unproven_sum, proven_sum, unproven_sum, len(best))
 
 
+def movable_by_reports(state: UrlState) -> bool:
+    """Whether new reports can change this state (else they only add to the URL's counts)."""
+    return state in (UrlState.SUSPECTED, UrlState.DOWN)
+
+
 def next_state(current: UrlState, *, by_rules: bool, weight: Weight) -> tuple[UrlState, ConfirmedBy | None]:
     """What new reports do to a URL: they confirm a suspected one (by rules, or by weight) and bring one that was
     down back; they never undo an analyst's clearing (a false positive stays cleared until an analyst says)."""
-    if current in (UrlState.SUSPECTED, UrlState.DOWN):
+    if movable_by_reports(current):
         if by_rules:
             return UrlState.CONFIRMED, ConfirmedBy.RULES
         if weight.confirms:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from signalement.domain.url_reputation import ConfirmedBy, UrlState, next_state, weigh
+from signalement.domain.url_reputation import ConfirmedBy, UrlState, movable_by_reports, next_state, weigh
 from signalement.feeds.indicators import confirm_campaigns
 from signalement.feeds.indicators import weigh as weigh_indicators
 from signalement.store import indicators
@@ -55,7 +55,11 @@ def judge_urls(ctx: TaskContext, payload: Payload) -> None:
 
 
 def _judge(conn: Connection, url: store.Url, facts: dict[str, Any]) -> bool:
-    """Weigh a URL again; whether this confirmed it."""
+    """Weigh a URL again; whether this confirmed it. A URL reports can no longer move is only counted: its
+    reporters' records are not read again for each of its reports."""
+    if not movable_by_reports(url.state):
+        store.recount(conn, url.id)
+        return False
     weight = weigh(store.evidence(conn, url.id))
     store.set_counts(conn, url.id, store.report_count(conn, url.id), weight)
     state, by = next_state(url.state, by_rules=lookalike_with_credentials(facts, url.host), weight=weight)

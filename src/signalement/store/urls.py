@@ -119,6 +119,17 @@ def set_counts(conn: Connection, url_id: int, reports_count: int, weight: Weight
     conn.execute(query.values(reports=reports_count, reporters=weight.sources, weight=round(weight.total, 6)))
 
 
+def recount(conn: Connection, url_id: int) -> None:
+    """Its reports and distinct sources, counted in the database (the weight is left as it was)."""
+    counts = (
+        select(func.count(), func.count(reporting_source().distinct()))
+        .select_from(reports.join(report_urls, report_urls.c.report_id == reports.c.id))
+        .where(report_urls.c.url_id == url_id)
+    )
+    total, sources = conn.execute(counts).one()
+    conn.execute(update(urls).where(urls.c.id == url_id).values(reports=total, reporters=sources))
+
+
 def report_count(conn: Connection, url_id: int) -> int:
     query = select(func.count()).select_from(report_urls).where(report_urls.c.url_id == url_id)
     return int(conn.execute(query).scalar() or 0)

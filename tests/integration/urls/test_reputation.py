@@ -74,3 +74,17 @@ def test_a_crowd_of_new_reporters_cannot_list_a_url(platform: Platform, users: U
     run_jobs_until_idle(platform)
     url = _url(platform, KIT)
     assert (url.state, url.reports, url.reporters, url.seq) == (UrlState.SUSPECTED, 12, 12, None)
+
+
+def test_reports_of_a_confirmed_url_are_counted(platform: Platform, users: Users) -> None:
+    reliable, _ = users.create()
+    _record(platform, reliable, confirmed=20, early=15)
+    _report(platform, reliable, KIT, 1)
+    run_jobs_until_idle(platform)
+    others = [users.create()[0] for _ in range(2)]
+    for n, reporter in enumerate(others):
+        _report(platform, reporter, KIT, 10 + n)
+    _report(platform, others[0], KIT, 20)  # a second report of one of them: one more report, no new source
+    run_jobs_until_idle(platform)
+    url = _url(platform, KIT)
+    assert (url.state, url.reports, url.reporters) == (UrlState.CONFIRMED, 4, 3)

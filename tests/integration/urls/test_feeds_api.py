@@ -131,7 +131,8 @@ def test_signalement_export_writes_the_same_feeds(tmp_path: Path) -> None:
                              capture_output=True, text=True)  # fmt: skip
     assert checked.returncode == 0, checked.stdout
     for zone, origin in (("dnsbl-ip.zone", "ip.dnsbl.example.org"), ("dnsbl-domain.zone", "dbl.example.org")):
-        checked = subprocess.run(["named-checkzone", origin, str(tmp_path / "out" / zone)], capture_output=True)
+        path = str(tmp_path / "out" / zone)
+        checked = subprocess.run(["named-checkzone", origin, path], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout
     assert (tmp_path / "out" / "origin-ips.map").read_text() == ""  # no indicator listed
     assert json.loads((tmp_path / "out" / "indicators.json").read_text())["entries"] == []

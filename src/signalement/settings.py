@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=1000, ge=1)
     anonymous_reports: bool = Field(default=False, description="Accept reports without credentials.")
     anonymous_rate_per_minute: int = Field(default=10, ge=1)
+    lookup_rate_per_minute: int = Field(
+        default=600, ge=1, description="Anonymous URL lookups (hash prefixes, full hashes) per minute per address."
+    )
     basic_auth_cache_seconds: int = Field(default=300, ge=0)
     queue_backend: Literal["auto", "database", "procrastinate"] = "auto"
     worker: bool = Field(default=True, description="serve starts a worker process beside the API.")

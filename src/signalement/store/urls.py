@@ -54,7 +54,7 @@ class Url:
     shown_tlp: Tlp | None = None  # the least strict TLP it was listed at
 
 
-def _url(row: Any) -> Url:
+def url_of(row: Any) -> Url:
     return Url(row.id, row.canonical, row.host, UrlState(row.state), Tlp(row.tlp),
                Level(row.level) if row.level else None, row.listed, row.brand, row.reports, row.reporters,
                row.first_seen, row.last_seen, row.confirmed_by, row.confirmed_at, row.changed_at, row.seq,
@@ -64,7 +64,7 @@ def _url(row: Any) -> Url:
 def get(conn: Connection, url_id: int, *, for_update: bool = False) -> Url | None:
     query = select(urls).where(urls.c.id == url_id)
     row = conn.execute(query.with_for_update() if for_update else query).first()
-    return _url(row) if row is not None else None
+    return url_of(row) if row is not None else None
 
 
 def of_report(conn: Connection, report_id: int) -> list[int]:
@@ -220,7 +220,7 @@ def listing(
         query = query.where(urls.c.state == state)
     if host:
         query = query.where(urls.c.host == host)
-    return [_url(r) for r in conn.execute(query)]
+    return [url_of(r) for r in conn.execute(query)]
 
 
 def changed_since(conn: Connection, cursor: int, max_tlp: Tlp, limit: int) -> list[Url]:
@@ -230,7 +230,7 @@ def changed_since(conn: Connection, cursor: int, max_tlp: Tlp, limit: int) -> li
     allowed = [t.value for t in Tlp if max_tlp.allows(t)]
     visible = urls.c.tlp.in_(allowed) | urls.c.shown_tlp.in_(allowed)
     query = select(urls).where(urls.c.seq > cursor, visible).order_by(urls.c.seq).limit(limit)
-    return [_url(r) for r in conn.execute(query)]
+    return [url_of(r) for r in conn.execute(query)]
 
 
 def campaigns_of(conn: Connection, url_ids: Sequence[int], per_url: int = 20) -> dict[int, tuple[str, ...]]:

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from signalement import __version__
 from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.ratelimit import RateLimiter
+from signalement.lookup.service import LookupService
 from signalement.platform import Platform
 from signalement.ui import account, delisting, invitation, pages
 from signalement.web import (
@@ -22,6 +23,7 @@ from signalement.web import (
     feeds_api,
     health,
     indicators_api,
+    lookup_api,
     me_api,
     organizations_api,
     reports_api,
@@ -46,10 +48,13 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform.credentials)
     app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_per_minute)
+    app.state.lookup_limiter = RateLimiter(settings.lookup_rate_per_minute)
+    app.state.lookup = LookupService(platform.engine)
     app.state.group_committer = GroupCommitter(platform.intake.accept_all)
     install_error_handlers(app)
     routers = (reports_api, sms_api, signal_spam, me_api, organizations_api, feedback_api, stats_api, alerts_api,
-               shares_api, cases_api, urls_api, indicators_api, feeds_api, admin_api, campaigns_api)  # fmt: skip
+               shares_api, cases_api, urls_api, indicators_api, feeds_api, lookup_api, admin_api,
+               campaigns_api)  # fmt: skip
     for module in (*routers, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(claims_api.router, responses=ERROR_RESPONSES)  # the API and the postmaster's page

@@ -230,6 +230,10 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/feeds/indicators"): staff_only(200),  # members: only if entitled (test_indicators_api)
     ("GET", "/api/v1/feeds/dnsbl/{kind}"): staff_only(200),
     ("GET", "/api/v1/indicators"): staff_only(200),
+    # Anyone checks the public lists (rate-limited); a credential must carry lookup:hashes (a reporter's does not).
+    ("GET", "/api/v1/lookup/prefixes"): {**authenticated(200), ANONYMOUS: 200, REPORTER: 403},
+    ("POST", "/api/v1/lookup/hashes"): {**authenticated(200), ANONYMOUS: 200, REPORTER: 403},
+    ("POST", "/api/v1/lookup/urls"): staff_only(200),  # members: only if entitled to lookup:urls (test_lookup_api)
     ("GET", "/api/v1/indicators/{indicator_id}"): staff_only(200),
     ("POST", "/api/v1/indicators/{indicator_id}:change"): staff_only(200),
     ("GET", "/delisting"): public(200),
@@ -531,6 +535,8 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("POST", "/api/v1/urls/{url_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
         ("POST", "/api/v1/indicators/{indicator_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
         ("POST", "/api/v1/campaigns/{public_id}:confirm"): {"json": {"reason": "matrix"}},
+        ("POST", "/api/v1/lookup/hashes"): {"json": {"prefixes": ["AAAAAA=="]}},
+        ("POST", "/api/v1/lookup/urls"): {"json": {"urls": ["https://matrix.example.com/"]}},
         ("POST", "/api/v1/delisting-requests"): {
             "json": {"url": "https://matrix.example.com/", "contact": "owner@matrix.example.com", "reason": "mine"}
         },

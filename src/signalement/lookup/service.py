@@ -1,0 +1,154 @@
+"""The lookup index of one process, kept in step with the database (docs/lookup.md).
+
+Built from the confirmed URLs at the first request, then brought up to date from the URLs' change log (the feeds'
+cursor, signalement.store.urls.changed_since) at most every REFRESH seconds: every process reads the same log, so
+processes at the same version serve the same lists. A version is the last URL change number the index reflects.
+The prefix lists of the last SNAPSHOTS versions are kept per TLP ceiling, so a client that has one gets only the
+difference; any other version gets the whole list (a reset).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, Engine, select
+
+from signalement.domain.members import Tlp
+from signalement.domain.url_reputation import Level, UrlState, listed
+from signalement.lookup.index import Entry, LookupIndex, full_hash
+from signalement.mail.canonical import expressions, split
+from signalement.store import urls as store
+from signalement.store.db import read
+from signalement.store.tables import urls
+
+REFRESH = 2.0  # seconds between two looks at the change log
+SNAPSHOTS = 64  # versions whose prefix lists are kept for differences
+PAGE = 50_000  # URLs read at a time
+MAX_DEPTH = 3  # directories a Safe Browsing client puts in its path prefixes (`/`, then up to three)
+
+
+def expressions_of(url: store.Url) -> list[str]:
+    """The Safe Browsing expressions (`host/path`) that stand for what is listed of a confirmed URL: a host or
+    domain as `name/`, a kit directory as `host/dir/` (a client only tries directories up to MAX_DEPTH deep, so a
+    deeper one is listed by its URL), else the URL itself."""
+    _, host, path_query = split(url.canonical)
+    name = url.listed or url.canonical
+    if url.level in (Level.HOST, Level.DOMAIN):
+        return [f"{name}/"]
+    if url.level is Level.PREFIX:
+        directory = urlsplit(name).path
+        if directory.strip("/").count("/") < MAX_DEPTH:
+            return [f"{host}{directory}"]
+    return [f"{host}{path_query}"]
+
+
+def entries_of(url: store.Url) -> list[Entry]:
+    if not listed(url.state):
+        return []
+    return [Entry(url.id, full_hash(e), url.tlp.rank) for e in expressions_of(url)]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A URL found listed: the expression that matched, and the URL whose listing it is."""
+
+    expression: str
+    url_id: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    index: LookupIndex
+
+    def check(self, given: Sequence[str], max_rank: int) -> list[Hit | None]:
+        """Each URL's first listed expression (in the spec's order: the most specific first), or None."""
+        per_url = [expressions(url) for url in given]
+        flat = [e for found in per_url for e in found]
+        matches = iter(self.index.find_many([full_hash(e) for e in flat], max_rank))
+        hits: list[Hit | None] = []
+        for found in per_url:
+            hit = None
+            for expression in found:
+                match = next(matches)
+                if hit is None and match is not None:
+                    hit = Hit(expression, match.url_id)
+            hits.append(hit)
+        return hits
+
+
+class LookupService:
+    """One per process (the web application's state)."""
+
+    def __init__(self, engine: Engine, refresh: float = REFRESH) -> None:
+        self._engine = engine
+        self._refresh = refresh
+        self._lock = threading.Lock()
+        self._current: Snapshot | None = None
+        self._checked = 0.0
+        self._lists: OrderedDict[tuple[int, int], npt.NDArray[np.uint32]] = OrderedDict()
+
+    def current(self) -> Snapshot:
+        """The index, refreshed if the last look is older than REFRESH seconds."""
+        found = self._current
+        if found is None or time.monotonic() - self._checked >= self._refresh:
+            with self._lock:  # one refresh at a time; readers meanwhile use the snapshot they have
+                if self._current is None or time.monotonic() - self._checked >= self._refresh:
+                    self._current = self._load(self._current)
+                    self._checked = time.monotonic()
+                found = self._current
+        return found
+
+    def prefixes(self, version: int, max_rank: int) -> npt.NDArray[np.uint32] | None:
+        """The sorted prefix list of a version still kept (None: not kept, or never served here)."""
+        found = self._lists.get((version, max_rank))
+        if found is None and self._current is not None and self._current.version == version:
+            found = self._current.index.prefixes(max_rank)
+            with self._lock:
+                self._lists[(version, max_rank)] = found
+                while len(self._lists) > SNAPSHOTS * len(Tlp):
+                    self._lists.popitem(last=False)
+        return found
+
+    def _load(self, current: Snapshot | None) -> Snapshot:
+        with read(self._engine) as conn:
+            if current is None:
+                return _built(conn)
+            return _updated(conn, current)
+
+
+def _built(conn: Connection) -> Snapshot:
+    version = store.last_seq(conn)  # first: a change committed after it is read at the next refresh
+    made: list[Entry] = []
+    after = 0
+    while True:
+        query = select(urls).where(urls.c.state == UrlState.CONFIRMED, urls.c.id > after).order_by(urls.c.id)
+        page = [store.url_of(row) for row in conn.execute(query.limit(PAGE))]
+        if not page:
+            return Snapshot(version, LookupIndex(made))
+        for url in page:
+            made += entries_of(url)
+        after = page[-1].id
+
+
+def _updated(conn: Connection, current: Snapshot) -> Snapshot:
+    version = store.last_seq(conn)
+    if version == current.version:
+        return current
+    changes: dict[int, list[Entry]] = {}
+    cursor = current.version
+    while cursor < version:
+        page = store.changed_since(conn, cursor, Tlp.RED, PAGE)
+        if not page:
+            break
+        for url in page:
+            changes[url.id] = entries_of(url)
+        cursor = max(u.seq or cursor for u in page)
+    return Snapshot(max(cursor, current.version), current.index.updated(changes))

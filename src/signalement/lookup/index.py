@@ -9,6 +9,7 @@ entries at or below it.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,20 @@ class Entry:
     tlp_rank: int  # signalement.domain.members.Tlp.rank
 
 
+class Columns:
+    """Entries gathered column by column, for `Arrays.of_columns`."""
+
+    def __init__(self) -> None:
+        self.hashes = bytearray()
+        self.ids = array("q")
+        self.ranks = bytearray()
+
+    def add(self, url_id: int, digest: bytes, tlp_rank: int) -> None:
+        self.hashes += digest
+        self.ids.append(url_id)
+        self.ranks.append(tlp_rank)
+
+
 @dataclass(frozen=True)
 class Match:
     url_id: int
@@ -51,6 +66,15 @@ class Arrays:
         ids = np.fromiter((e.url_id for e in entries), dtype=np.int64, count=count)
         ranks = np.fromiter((e.tlp_rank for e in entries), dtype=np.uint8, count=count)
         self._set(raw, ids, ranks)
+
+    @classmethod
+    def of_columns(cls, hashes: bytes, ids: array[int], ranks: bytes) -> Arrays:
+        """From the entries' columns (no object per entry: a million of them would weigh some 300 MB)."""
+        made = cls([])
+        count = len(ids)
+        made._set(np.frombuffer(hashes, dtype=np.uint8).reshape(count, HASH), np.frombuffer(ids, dtype=np.int64),
+                  np.frombuffer(ranks, dtype=np.uint8))  # fmt: skip
+        return made
 
     def _set(self, raw: Hashes, ids: npt.NDArray[np.int64], ranks: npt.NDArray[np.uint8]) -> None:
         order = np.lexsort(raw.T[::-1]) if len(raw) else np.arange(0)

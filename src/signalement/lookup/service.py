@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, select
 
 from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import Level, UrlState, listed
-from signalement.lookup.index import Entry, LookupIndex, full_hash
+from signalement.lookup.index import Arrays, Columns, Entry, LookupIndex, full_hash
 from signalement.mail.canonical import expressions, split
 from signalement.store import urls as store
 from signalement.store.db import read
@@ -126,15 +126,17 @@ class LookupService:
 
 def _built(conn: Connection) -> Snapshot:
     version = store.last_seq(conn)  # first: a change committed after it is read at the next refresh
-    made: list[Entry] = []
+    columns = Columns()
     after = 0
     while True:
         query = select(urls).where(urls.c.state == UrlState.CONFIRMED, urls.c.id > after).order_by(urls.c.id)
         page = [store.url_of(row) for row in conn.execute(query.limit(PAGE))]
         if not page:
-            return Snapshot(version, LookupIndex(made))
+            arrays = Arrays.of_columns(bytes(columns.hashes), columns.ids, bytes(columns.ranks))
+            return Snapshot(version, LookupIndex(arrays=arrays))
         for url in page:
-            made += entries_of(url)
+            for entry in entries_of(url):
+                columns.add(entry.url_id, entry.hash, entry.tlp_rank)
         after = page[-1].id
 
 

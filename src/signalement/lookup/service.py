@@ -9,6 +9,7 @@ difference; any other version gets the whole list (a reset).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -32,6 +33,7 @@ REFRESH = 2.0  # seconds between two looks at the change log
 SNAPSHOTS = 64  # versions whose prefix lists are kept for differences
 PAGE = 50_000  # URLs read at a time
 MAX_DEPTH = 3  # directories a Safe Browsing client puts in its path prefixes (`/`, then up to three)
+log = logging.getLogger(__name__)
 
 
 def expressions_of(url: store.Url) -> list[str]:
@@ -105,6 +107,15 @@ class LookupService:
                     self._checked = time.monotonic()
                 found = self._current
         return found
+
+    def warm(self) -> None:
+        """Build the index now (at start, in a thread of its own) rather than at the first lookup."""
+        try:
+            snapshot = self.current()
+        except Exception:  # the first lookup tries again; the server must start anyway
+            log.exception("the lookup index could not be built")
+            return
+        log.info("lookup index: %d entries at version %d", len(snapshot.index), snapshot.version)
 
     def prefixes(self, version: int, max_rank: int) -> npt.NDArray[np.uint32] | None:
         """The sorted prefix list of a version still kept (None: not kept, or never served here)."""

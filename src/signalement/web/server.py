@@ -99,8 +99,10 @@ def run_server(settings: Settings) -> None:
             _start_smtp(mail, settings)
         if settings.imap:
             pollers = _start_imap(platform)
+        app = create_app(platform)
+        threading.Thread(target=app.state.lookup.warm, name="lookup-index", daemon=True).start()
         uvicorn.run(
-            create_app(platform),
+            app,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from signalement.domain.accounts import Role
 from signalement.domain.claims import ClaimKind, Proof
-from signalement.domain.members import Entitlements, OrgKind, Tlp
+from signalement.domain.members import OrgKind, Tlp
 from signalement.domain.reports import ReportedCategory
 from signalement.feeds.indicators import expire
 from signalement.ingest.intake import Submission, Submitter
@@ -24,12 +24,12 @@ from signalement.platform import Platform
 from signalement.store import claims, organizations
 from signalement.store import indicators as store
 from signalement.store.sql import utcnow
-from signalement.store.tables import campaigns, indicators, urls, users
+from signalement.store.tables import campaigns, indicators, urls
 from signalement.verdict.indicators import Indicator, IndicatorState, Kind
 from signalement.work.port import TaskContext
 from tests.conftest import Users, run_jobs_until_idle
 from tests.integration.ui.test_accounts import post_form
-from tests.integration.web.helpers import bearer
+from tests.integration.web.helpers import entitled_member
 
 IP, DOMAIN = "45.153.160.2", "secure-paypa1.com"  # a public address and a lookalike, as text only: never contacted
 
@@ -75,15 +75,6 @@ def _states(platform: Platform) -> dict[tuple[str, str], IndicatorState]:
     return {key: row.state for key, row in _indicators(platform).items()}
 
 
-def _member(platform: Platform, users_: Users, **entitled: object) -> dict[str, str]:
-    user_id, token = users_.create(Role.MEMBER_ANALYST)
-    with platform.engine.begin() as conn:
-        organization_id = organizations.create(conn, f"Filter Co {user_id}", OrgKind.MAILBOX_PROVIDER,
-                                               Entitlements(**entitled))  # type: ignore[arg-type]  # fmt: skip
-        conn.execute(update(users).where(users.c.id == user_id).values(organization_id=organization_id))
-    return bearer(token)
-
-
 def _names(zone: str) -> set[str]:
     return {str(name) for name, _ in dns.zone.from_text(zone, relativize=True).nodes.items()}
 
@@ -122,7 +113,7 @@ def test_two_sources_list_a_campaigns_origin_and_sender(
     assert found[("ip", IP)].campaigns == (public_id,)
     assert (event.actor, event.action) == ("rules", "confirmed") and "2 sources" in event.detail["reason"]
 
-    member = _member(platform, users, feeds=frozenset({"indicators"}), max_tlp=Tlp.GREEN)
+    member = entitled_member(platform, users, feeds=frozenset({"indicators"}), max_tlp=Tlp.GREEN)
     feed = client.get("/api/v1/feeds/indicators", headers=member).json()
     assert {(e["kind"], e["value"], e["withdrawn"], tuple(e["campaigns"])) for e in feed["entries"]} == {
         ("ip", IP, False, (public_id,)),
@@ -139,9 +130,9 @@ def test_two_sources_list_a_campaigns_origin_and_sender(
     csv_feed = client.get("/api/v1/feeds/indicators?kind=ip&format=csv", headers=member).text
     assert csv_feed.splitlines()[0].startswith("kind,value,state") and f"ip,{IP},confirmed" in csv_feed
 
-    clear = _member(platform, users, feeds=frozenset({"indicators"}), max_tlp=Tlp.CLEAR)
+    clear = entitled_member(platform, users, feeds=frozenset({"indicators"}), max_tlp=Tlp.CLEAR)
     assert client.get("/api/v1/feeds/indicators", headers=clear).json()["entries"] == []  # GREEN above CLEAR
-    urls_only = _member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.RED)
+    urls_only = entitled_member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.RED)
     assert client.get("/api/v1/feeds/dnsbl/ip", headers=urls_only).status_code == 403
 
     # An analyst clears the IP: a withdrawal from the cursor on, out of the zone, and reports never list it again.

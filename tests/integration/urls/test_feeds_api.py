@@ -13,23 +13,22 @@ from pathlib import Path
 import dns.zone
 import stix2  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from signalement.domain.accounts import Role
-from signalement.domain.members import Entitlements, OrgKind, Tlp
+from signalement.domain.members import Tlp
 from signalement.domain.reports import ReportedCategory
 from signalement.domain.url_reputation import Level, UrlState
 from signalement.ingest.intake import Submission, Submitter
 from signalement.platform import Platform
 from signalement.settings import Settings
-from signalement.store import organizations
 from signalement.store import urls as store
 from signalement.store.migrate import upgrade
 from signalement.store.sql import utcnow
-from signalement.store.tables import urls, users
+from signalement.store.tables import urls
 from tests.conftest import Users, run_jobs_until_idle
 from tests.integration.test_cli import run
-from tests.integration.web.helpers import bearer
+from tests.integration.web.helpers import entitled_member
 
 KIT = "https://www.bakery-example.fr/wp-content/kit/login.php"
 LOOKALIKE = "https://secure.paypa1-login.com/signin"
@@ -46,15 +45,6 @@ def _reported(platform: Platform, users_: Users, *links: str) -> dict[str, int]:
         return {r.canonical: r.id for r in conn.execute(select(urls.c.id, urls.c.canonical))}
 
 
-def _member(platform: Platform, users_: Users, **entitled: object) -> dict[str, str]:
-    user_id, token = users_.create(Role.MEMBER_ANALYST)
-    with platform.engine.begin() as conn:
-        organization_id = organizations.create(conn, f"Filter Co {user_id}", OrgKind.MAILBOX_PROVIDER,
-                                               Entitlements(**entitled))  # type: ignore[arg-type]  # fmt: skip
-        conn.execute(update(users).where(users.c.id == user_id).values(organization_id=organization_id))
-    return bearer(token)
-
-
 def _judge(client: TestClient, staff: dict[str, str], url_id: int, **change: str) -> None:
     answer = client.post(f"/api/v1/urls/{url_id}:change", json={"reason": "checked", **change}, headers=staff)
     assert answer.status_code == 200, answer.text
@@ -67,11 +57,11 @@ def test_an_entitled_member_gets_the_feeds_within_its_ceiling(
     staff = users.headers(Role.ANALYST)
     _judge(client, staff, ids[KIT], state="confirmed")
     _judge(client, staff, ids[LOOKALIKE], state="confirmed", tlp="amber")
-    member = _member(platform, users, feeds=frozenset({"urls", "domains"}), max_tlp=Tlp.GREEN)
+    member = entitled_member(platform, users, feeds=frozenset({"urls", "domains"}), max_tlp=Tlp.GREEN)
     full = client.get("/api/v1/feeds/urls", headers=member)
     document = full.json()
     assert [(e["url"], e["level"], e["withdrawn"]) for e in document["entries"]] == [(KIT, "url", False)]
-    amber = _member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.AMBER)
+    amber = entitled_member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.AMBER)
     both = client.get("/api/v1/feeds/urls", headers=amber).json()["entries"]
     assert {(e["url"], e["level"], e["listed"]) for e in both} == {
         (KIT, "url", KIT),
@@ -102,7 +92,7 @@ def test_an_entitled_member_gets_the_feeds_within_its_ceiling(
 
 
 def test_an_organization_not_entitled_gets_nothing(client: TestClient, platform: Platform, users: Users) -> None:
-    member = _member(platform, users, feeds=frozenset({"ips"}), max_tlp=Tlp.RED)
+    member = entitled_member(platform, users, feeds=frozenset({"ips"}), max_tlp=Tlp.RED)
     answer = client.get("/api/v1/feeds/urls", headers=member)
     assert answer.status_code == 403 and "urls" in answer.json()["detail"]
     assert json.loads(client.get("/api/v1/feeds/rpz", headers=member).text)["status"] == 403
@@ -146,8 +136,8 @@ def test_a_marking_tightened_past_a_ceiling_is_a_withdrawal_for_those_who_had_it
     ids = _reported(platform, users, KIT)
     staff = users.headers(Role.ANALYST)
     _judge(client, staff, ids[KIT], state="confirmed")
-    green = _member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.GREEN)
-    clear = _member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.CLEAR)
+    green = entitled_member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.GREEN)
+    clear = entitled_member(platform, users, feeds=frozenset({"urls"}), max_tlp=Tlp.CLEAR)
     full = client.get("/api/v1/feeds/urls", headers=green).json()
     (entry,) = full["entries"]
     assert len(entry["campaigns"]) == 1 and entry["campaigns"][0].startswith("cmp-")  # its report's campaign

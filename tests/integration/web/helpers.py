@@ -10,13 +10,17 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from signalement.domain.accounts import Role
+from signalement.domain.members import Entitlements, OrgKind
 from signalement.platform import Platform
 from signalement.settings import Settings
+from signalement.store import organizations
 from signalement.store.migrate import upgrade
 from signalement.store.tables import reports, users
 from signalement.web.app import create_app
+from tests.conftest import Users
 
 PROBLEM_JSON = "application/problem+json"
 RFC822 = {"Content-Type": "message/rfc822"}
@@ -104,3 +108,13 @@ def report_count(platform: Platform) -> int:
 def email_of(platform: Platform, user_id: int) -> str:
     with platform.engine.connect() as conn:
         return str(conn.scalar(select(users.c.email).where(users.c.id == user_id)))
+
+
+def entitled_member(platform: Platform, users_: Users, **entitled: Any) -> dict[str, str]:
+    """The credentials of a member analyst of a new mailbox provider with these entitlements (Entitlements' fields)."""
+    user_id, token = users_.create(Role.MEMBER_ANALYST)
+    with platform.engine.begin() as conn:
+        organization_id = organizations.create(conn, f"Member Co {user_id}", OrgKind.MAILBOX_PROVIDER,
+                                               Entitlements(**entitled))  # fmt: skip
+        conn.execute(update(users).where(users.c.id == user_id).values(organization_id=organization_id))
+    return bearer(token)

@@ -13,20 +13,17 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
-from signalement.domain.accounts import Role
-from signalement.domain.members import Entitlements, OrgKind, Tlp
+from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import Level, UrlState
 from signalement.lookup.service import LookupService
 from signalement.mail.canonical import canonicalize, expressions
 from signalement.platform import Platform
-from signalement.store import organizations
 from signalement.store import urls as store
 from signalement.store.sql import utcnow
-from signalement.store.tables import urls, users
+from signalement.store.tables import urls
 from tests.conftest import Users
-from tests.integration.web.helpers import bearer
+from tests.integration.web.helpers import entitled_member
 
 KIT = "https://www.bakery-example.fr/wp-content/kit/login.php?session=1"
 LOOKALIKE = "https://secure.paypa1-login.com/signin"
@@ -105,15 +102,6 @@ def _fresh(client: TestClient, platform: Platform) -> None:
     app.state.lookup = LookupService(platform.engine, refresh=0)  # every request sees the latest changes
 
 
-def _member(platform: Platform, users_: Users, **entitled: object) -> dict[str, str]:
-    user_id, token = users_.create(Role.MEMBER_ANALYST)
-    with platform.engine.begin() as conn:
-        organization_id = organizations.create(conn, f"Browser Co {user_id}", OrgKind.MAILBOX_PROVIDER,
-                                               Entitlements(**entitled))  # type: ignore[arg-type]  # fmt: skip
-        conn.execute(update(users).where(users.c.id == user_id).values(organization_id=organization_id))
-    return bearer(token)
-
-
 def test_a_client_follows_the_list_by_differences(client: TestClient, platform: Platform, users: Users) -> None:
     _fresh(client, platform)
     kit = _confirm(platform, canonicalize(KIT) or "")
@@ -133,7 +121,7 @@ def test_a_client_follows_the_list_by_differences(client: TestClient, platform: 
     browser.update()
     assert browser.prefixes == [] and not browser.listed(LOOKALIKE)
 
-    member = Client(client, _member(platform, users, max_tlp=Tlp.AMBER))
+    member = Client(client, entitled_member(platform, users, max_tlp=Tlp.AMBER))
     member.update()
     assert member.listed(AMBER_URL) and member.listed(LOOKALIKE)
 
@@ -159,13 +147,13 @@ def test_urls_in_clear_need_the_entitlement(client: TestClient, platform: Platfo
     _fresh(client, platform)
     _confirm(platform, canonicalize(LOOKALIKE) or "")
     batch = {"urls": [LOOKALIKE, "https://SECURE.paypa1-login.com/signin#x", "https://example.org/", "not a url"]}
-    entitled = _member(platform, users, lookup_urls=True)
+    entitled = entitled_member(platform, users, lookup_urls=True)
     answer = client.post("/api/v1/lookup/urls", json=batch, headers=entitled)
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     assert [r["listed"] for r in results] == [True, True, False, False]
     assert results[0]["expression"] == "secure.paypa1-login.com/signin" and results[0]["threat"] == "SOCIAL_ENGINEERING"
-    refused = client.post("/api/v1/lookup/urls", json=batch, headers=_member(platform, users))
+    refused = client.post("/api/v1/lookup/urls", json=batch, headers=entitled_member(platform, users))
     assert refused.status_code == 403
     too_many = client.post("/api/v1/lookup/urls", json={"urls": ["https://x.example/"] * 501}, headers=entitled)
     assert too_many.status_code == 422

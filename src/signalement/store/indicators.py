@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select, update
 
 from signalement.domain.members import Tlp
 from signalement.store import versions
+from signalement.store.change_log import Change, commit
 from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import (
     campaigns,
@@ -185,23 +186,14 @@ def change(
 ) -> int:
     """Change an indicator's state or TLP, record who and why, give the change its sequence number (returned)."""
     now = utcnow()
-    seq = versions.bump_and_read(conn, INDICATORS)
-    values: dict[str, Any] = {"changed_at": now, "seq": seq}
-    detail: dict[str, Any] = {"reason": reason}
-    if state is not None and state is not row.state:
-        values["state"] = state
-        detail["state"] = [row.state.value, state.value]
-        if state is IndicatorState.CONFIRMED:
-            values["confirmed_at"] = now
-    if tlp is not None and tlp is not row.tlp:
-        values["tlp"] = tlp
-        detail["tlp"] = [row.tlp.value, tlp.value]
+    made = Change(reason)
+    if made.move("state", row.state, state) and state is IndicatorState.CONFIRMED:
+        made.values["confirmed_at"] = now
+    made.move("tlp", row.tlp, tlp)
     if (state or row.state) is IndicatorState.CONFIRMED:
-        values["shown_tlp"] = (tlp or row.tlp).widest(row.shown_tlp)
-    conn.execute(update(indicators).where(indicators.c.id == row.id).values(**values))
-    conn.execute(indicator_events.insert().values(indicator_id=row.id, seq=seq, at=now, actor=actor[:320],
-                                                  action=action, detail=detail))  # fmt: skip
-    return seq
+        made.values["shown_tlp"] = (tlp or row.tlp).widest(row.shown_tlp)
+    return commit(conn, made, counter=INDICATORS, table=indicators, events=indicator_events, ref="indicator_id",
+                  row_id=row.id, actor=actor, action=action, now=now)  # fmt: skip
 
 
 def changed_since(conn: Connection, cursor: int, max_tlp: Tlp, limit: int, kind: Kind | None = None) -> list[Row]:

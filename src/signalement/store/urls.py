@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, String, case, cast, func, lite
 from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import ConfirmedBy, Evidence, Level, Record, UrlState, Weight
 from signalement.store import versions
+from signalement.store.change_log import Change, commit
 from signalement.store.sql import insert_ignore_many, utcnow
 from signalement.store.tables import (
     campaigns,
@@ -151,27 +152,19 @@ def change(
     """Change a URL (its state, TLP or listing), record who and why, and give the change its sequence number;
     the reporters' judgements follow a confirmation or a clearing. Returns the sequence number."""
     now = utcnow()
-    seq = versions.bump_and_read(conn, URLS)
-    values: dict[str, Any] = {"changed_at": now, "seq": seq}
-    detail: dict[str, Any] = {"reason": reason}
-    if state is not None and state is not url.state:
-        values["state"] = state
-        detail["state"] = [url.state.value, state.value]
-        if state is UrlState.CONFIRMED:
-            values |= {"confirmed_by": confirmed_by or ConfirmedBy.ANALYST, "confirmed_at": now}
-    if tlp is not None and tlp is not url.tlp:
-        values["tlp"] = tlp
-        detail["tlp"] = [url.tlp.value, tlp.value]
+    made = Change(reason)
+    if made.move("state", url.state, state) and state is UrlState.CONFIRMED:
+        made.values |= {"confirmed_by": confirmed_by or ConfirmedBy.ANALYST, "confirmed_at": now}
+    made.move("tlp", url.tlp, tlp)
     if listing is not None:
-        values |= {"level": listing[0], "listed": listing[1]}
-        detail["listing"] = [listing[0].value, listing[1]]
+        made.values |= {"level": listing[0], "listed": listing[1]}
+        made.detail["listing"] = [listing[0].value, listing[1]]
     if brand is not None:
-        values["brand"] = brand[:100]
+        made.values["brand"] = brand[:100]
     if (state or url.state) is UrlState.CONFIRMED:
-        values["shown_tlp"] = (tlp or url.tlp).widest(url.shown_tlp)
-    conn.execute(update(urls).where(urls.c.id == url.id).values(**values))
-    conn.execute(url_events.insert().values(url_id=url.id, seq=seq, at=now, actor=actor[:320], action=action,
-                                            detail=detail))  # fmt: skip
+        made.values["shown_tlp"] = (tlp or url.tlp).widest(url.shown_tlp)
+    seq = commit(conn, made, counter=URLS, table=urls, events=url_events, ref="url_id", row_id=url.id, actor=actor,
+                 action=action, now=now)  # fmt: skip
     if state in (UrlState.CONFIRMED, UrlState.CLEARED) and state is not url.state:
         _judge(conn, url, state, now)
     return seq

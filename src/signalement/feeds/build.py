@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine
@@ -28,6 +29,7 @@ MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "stix": "
          "txt": "text/plain; charset=utf-8"}  # fmt: skip
 PLATFORM = "signalement"
 ZONE_MEDIA = "text/dns; charset=utf-8"
+T = TypeVar("T")
 MAX_ENTRIES = 1_000_000
 ORG_UUID = str(uuid.uuid5(uuid.NAMESPACE_DNS, "signalement.feeds"))  # the MISP feed's organization
 
@@ -39,14 +41,23 @@ class Feed:
     etag: str  # of the content the reader may see: the same until something it may see changes
 
 
-def entries(conn: Connection, cursor: int, max_tlp: Tlp, limit: int, *, withdrawals: bool) -> list[UrlEntry]:
+def entries(
+    conn: Connection,
+    cursor: int,
+    max_tlp: Tlp,
+    limit: int,
+    *,
+    withdrawals: bool,
+    levels: tuple[Level, ...] | None = None,
+) -> list[UrlEntry]:
     """The URLs changed after `cursor` (0: all), with their withdrawals or only what is listed; of those withdrawn,
     only the ones that were once listed (a URL cleared while suspected was never in any feed). A URL whose marking
-    tightened past the reader's ceiling is a withdrawal for it."""
-    changed = store.changed_since(conn, cursor, max_tlp, limit)
+    tightened past the reader's ceiling is a withdrawal for it. `levels`: only those listings, without their
+    campaigns (a DNS zone needs neither the rest nor them)."""
+    changed = store.changed_since(conn, cursor, max_tlp, limit, levels)
     chosen = [(u, listed(u.state) and max_tlp.allows(u.tlp)) for u in changed]
     chosen = [(u, shown) for u, shown in chosen if shown or (withdrawals and u.confirmed_at is not None)]
-    campaigns = store.campaigns_of(conn, [u.id for u, _ in chosen])
+    campaigns = store.campaigns_of(conn, [u.id for u, _ in chosen]) if levels is None else {}
     return [_entry(u, shown, campaigns.get(u.id, ())) for u, shown in chosen]
 
 
@@ -61,6 +72,13 @@ def _entry(url: store.Url, shown: bool, campaigns: tuple[str, ...]) -> UrlEntry:
 
 
 def url_feed(conn: Connection, fmt: str, cursor: int, max_tlp: Tlp, limit: int, now: datetime) -> Feed:
+    """Built once per change of the URLs for each (format, cursor, limit, ceiling): consumers polling the same feed
+    share it, and a STIX bundle (each indicator built and its pattern checked by stix2) takes long to make."""
+    key = ("urls", fmt, cursor, limit, max_tlp)
+    return _cached(conn, key, lambda: _url_feed(conn, fmt, cursor, max_tlp, limit, now))
+
+
+def _url_feed(conn: Connection, fmt: str, cursor: int, max_tlp: Tlp, limit: int, now: datetime) -> Feed:
     chosen = entries(conn, cursor, max_tlp, limit, withdrawals=cursor > 0)
     if fmt == "csv":
         body = tabular.to_csv(chosen)
@@ -74,17 +92,32 @@ def url_feed(conn: Connection, fmt: str, cursor: int, max_tlp: Tlp, limit: int, 
 def misp_files(conn: Connection, max_tlp: Tlp, now: datetime) -> dict[str, bytes]:
     """The MISP feed's files: every URL ever listed, withdrawn ones as deleted attributes. Built once per change
     and ceiling (a consumer fetches the manifest, the hashes, then each event file)."""
-    key = (store.last_seq(conn), max_tlp)
-    cached = _MISP.setdefault(conn.engine, {})
-    if key not in cached:
+
+    def build() -> dict[str, bytes]:
         every = entries(conn, 0, max_tlp, MAX_ENTRIES, withdrawals=True)
-        for stale in [k for k in cached if k[0] != key[0]]:  # an earlier change's files, for any ceiling
-            cached.pop(stale, None)
-        cached[key] = misp.feed(every, org_name=PLATFORM, org_uuid=ORG_UUID, now=now)
-    return cached[key]
+        return misp.feed(every, org_name=PLATFORM, org_uuid=ORG_UUID, now=now)
+
+    return _cached(conn, ("misp", max_tlp), build)
 
 
-_MISP: WeakKeyDictionary[Engine, dict[tuple[int, Tlp], dict[str, bytes]]] = WeakKeyDictionary()
+# Per engine: the URLs' last change number, and what was built at it (dropped when the number moves). The counts
+# a report adds to a listed URL move no number: a cached feed shows them at the next change.
+_CACHE: WeakKeyDictionary[Engine, tuple[int, dict[tuple[object, ...], Any]]] = WeakKeyDictionary()
+CACHED = 32  # feeds kept at one change number
+
+
+def _cached(conn: Connection, key: tuple[object, ...], build: Callable[[], T]) -> T:
+    seq = store.last_seq(conn)
+    at, built = _CACHE.get(conn.engine, (-1, {}))
+    if at != seq:
+        at, built = seq, {}
+        _CACHE[conn.engine] = (at, built)
+    if key not in built:
+        if len(built) >= CACHED:
+            built.pop(next(iter(built)))
+        built[key] = build()
+    found: T = built[key]
+    return found
 
 
 @dataclass(frozen=True)
@@ -126,7 +159,7 @@ def zones_of(settings: Settings) -> Zones:
 
 
 def rpz_zone(conn: Connection, max_tlp: Tlp, now: datetime, zones: Zones) -> Feed:
-    chosen = entries(conn, 0, max_tlp, MAX_ENTRIES, withdrawals=False)
+    chosen = entries(conn, 0, max_tlp, MAX_ENTRIES, withdrawals=False, levels=(Level.HOST, Level.DOMAIN))
     serial = rpz.serial_for(store.last_seq(conn))
     body = rpz.zone(chosen, origin=zones.rpz, serial=serial, now=now, ns=zones.ns, contact=zones.contact).encode()
     return Feed(body, ZONE_MEDIA, etag(body))

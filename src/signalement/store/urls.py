@@ -216,13 +216,17 @@ def listing(
     return [url_of(r) for r in conn.execute(query)]
 
 
-def changed_since(conn: Connection, cursor: int, max_tlp: Tlp, limit: int) -> list[Url]:
+def changed_since(
+    conn: Connection, cursor: int, max_tlp: Tlp, limit: int, levels: tuple[Level, ...] | None = None
+) -> list[Url]:
     """The URLs changed after `cursor` whose marking the reader may receive, or once could (it gets the withdrawal
     when a marking tightens past its ceiling), in change order (each at its latest state: a consumer applies them
     in turn)."""
     allowed = [t.value for t in Tlp if max_tlp.allows(t)]
     visible = urls.c.tlp.in_(allowed) | urls.c.shown_tlp.in_(allowed)
     query = select(urls).where(urls.c.seq > cursor, visible).order_by(urls.c.seq).limit(limit)
+    if levels is not None:
+        query = query.where(urls.c.level.in_([level.value for level in levels]))
     return [url_of(r) for r in conn.execute(query)]
 
 

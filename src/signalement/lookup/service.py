@@ -9,6 +9,7 @@ difference; any other version gets the whole list (a reset).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -86,6 +87,27 @@ class Snapshot:
         return hits
 
 
+@dataclass(frozen=True)
+class Update:
+    """A client's list update: the whole list (`reset`) or the difference, and the new list's SHA-256."""
+
+    version: int
+    reset: bool
+    additions: bytes  # 4-byte prefixes, ascending
+    removals: list[int]  # indices into the client's list before the update
+    checksum: bytes
+
+
+def _update(version: int, old: npt.NDArray[np.uint32] | None, new: npt.NDArray[np.uint32]) -> Update:
+    whole = new.astype(">u4").tobytes()
+    checksum = hashlib.sha256(whole).digest()
+    if old is None:
+        return Update(version, True, whole, [], checksum)
+    removals = np.nonzero(~np.isin(old, new, assume_unique=True))[0].tolist()
+    added = np.setdiff1d(new, old, assume_unique=True).astype(">u4").tobytes()
+    return Update(version, False, added, removals, checksum)
+
+
 class LookupService:
     """One per process (the web application's state)."""
 
@@ -96,6 +118,7 @@ class LookupService:
         self._current: Snapshot | None = None
         self._checked = 0.0
         self._lists: OrderedDict[tuple[int, int], npt.NDArray[np.uint32]] = OrderedDict()
+        self._updates: OrderedDict[tuple[int, int, int], Update] = OrderedDict()
 
     def current(self) -> Snapshot:
         """The index, refreshed if the last look is older than REFRESH seconds."""
@@ -106,6 +129,21 @@ class LookupService:
                     self._current = self._load(self._current)
                     self._checked = time.monotonic()
                 found = self._current
+        return found
+
+    def update(self, version: int, max_rank: int) -> Update:
+        """What a client holding `version` needs to be at the current one (computed once per pair of versions)."""
+        current = self.current().version
+        key = (version, current, max_rank)
+        found = self._updates.get(key)
+        if found is None:
+            new = self.prefixes(current, max_rank)
+            assert new is not None  # the current version's list is always made
+            found = _update(current, self.prefixes(version, max_rank) if version else None, new)
+            with self._lock:
+                self._updates[key] = found
+                while len(self._updates) > SNAPSHOTS * len(Tlp):
+                    self._updates.popitem(last=False)
         return found
 
     def warm(self) -> None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -107,20 +105,9 @@ def prefixes(
     version: Annotated[int, Query(ge=0, le=MAX_ID, description="The version you hold; 0: none")] = 0,
 ) -> PrefixList:
     rank = _ceiling(request, principal, platform, Scope.LOOKUP_HASHES).rank
-    service = _service(request)
-    snapshot = service.current()
-    new = service.prefixes(snapshot.version, rank)
-    assert new is not None  # the current version's list is always made
-    old = service.prefixes(version, rank) if version else None
-    body = new.astype(">u4").tobytes()
-    checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    if old is None:
-        return PrefixList(version=snapshot.version, reset=True, additions=base64.b64encode(body).decode(),
-                          removals=[], checksum=checksum)  # fmt: skip
-    removals = np.nonzero(~np.isin(old, new, assume_unique=True))[0].tolist()
-    added = np.setdiff1d(new, old, assume_unique=True).astype(">u4").tobytes()
-    return PrefixList(version=snapshot.version, reset=False, additions=base64.b64encode(added).decode(),
-                      removals=removals, checksum=checksum)  # fmt: skip
+    made = _service(request).update(version, rank)
+    return PrefixList(version=made.version, reset=made.reset, additions=base64.b64encode(made.additions).decode(),
+                      removals=made.removals, checksum=base64.b64encode(made.checksum).decode())  # fmt: skip
 
 
 @router.post("/hashes", response_model=HashesOut, summary="The full hashes of listed URLs for some prefixes")

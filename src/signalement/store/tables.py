@@ -756,3 +756,14 @@ indicator_events = Table(
     Column("detail", JSON, nullable=False),
     Index("ix_indicator_events_indicator_id_id", "indicator_id", "id"),
 )
+
+# Protected clicks (signalement.ui.warning): how many times a day the warning page stood between a person and a
+# listed URL; never who clicked. Counted on the URL whose listing matched.
+url_clicks = Table(
+    "url_clicks",
+    metadata,
+    Column("url_id", Id, ForeignKey("urls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("day", Date, primary_key=True),
+    Column("clicks", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)

@@ -12,7 +12,7 @@ from signalement.ingest.group_commit import GroupCommitter
 from signalement.ingest.ratelimit import RateLimiter
 from signalement.lookup.service import LookupService
 from signalement.platform import Platform
-from signalement.ui import account, delisting, invitation, pages
+from signalement.ui import account, delisting, invitation, pages, warning
 from signalement.web import (
     admin_api,
     alerts_api,
@@ -23,6 +23,7 @@ from signalement.web import (
     feeds_api,
     health,
     indicators_api,
+    links_api,
     lookup_api,
     me_api,
     organizations_api,
@@ -54,7 +55,7 @@ def create_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     routers = (reports_api, sms_api, signal_spam, me_api, organizations_api, feedback_api, stats_api, alerts_api,
                shares_api, cases_api, urls_api, indicators_api, feeds_api, lookup_api, admin_api,
-               campaigns_api)  # fmt: skip
+               campaigns_api, links_api)  # fmt: skip
     for module in (*routers, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(claims_api.router, responses=ERROR_RESPONSES)  # the API and the postmaster's page
@@ -62,6 +63,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(account.router)
     app.include_router(invitation.router)
     app.include_router(delisting.router)
+    app.include_router(warning.router)  # the warning page and /go
     app.mount("/static", StaticFiles(directory=str(files("signalement.ui").joinpath("static"))), name="static")
     app.add_exception_handler(pages.CsrfError, pages.csrf_refused)
     app.add_exception_handler(pages.TooManyError, pages.too_many)

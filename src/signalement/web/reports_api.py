@@ -19,7 +19,7 @@ from signalement.domain.reports import Channel, ReportedCategory, ReportKind, Re
 from signalement.ingest.intake import Submission, analyze_job
 from signalement.mail.xarf import XarfError, parse_xarf
 from signalement.platform import Platform
-from signalement.store import audit
+from signalement.store import audit, clicks
 from signalement.store.accounts import Principal
 from signalement.store.db import read
 from signalement.store.tables import campaigns, organizations, reports, users
@@ -246,9 +246,10 @@ def get_report(report_id: IdPath, platform: PlatformDep, principal: PrincipalDep
     query = select(reports).where(reports.c.id == report_id)
     with read(platform.engine) as conn:
         row = conn.execute(_scoped(conn, platform, query, principal)).mappings().first()
+        protected = clicks.of_report(conn, report_id) if row is not None else 0
     if row is None:
         raise not_found("report")
-    return dict(row)
+    return dict(row) | {"protected_clicks": protected}
 
 
 @router.get("/reports", response_model=schemas.ReportPage, summary="List reports, newest first")

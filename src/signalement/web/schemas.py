@@ -57,6 +57,11 @@ class Report(BaseModel):
     campaign_id: str | None = Field(
         default=None, description="The public id of the report's campaign (`GET /api/v1/campaigns/{id}`, staff)."
     )
+    protected_clicks: int | None = Field(
+        default=None,
+        description="How many times the warning page stopped someone on the way to this report's URLs (on one "
+        "report's read; null in lists).",
+    )
 
     @model_validator(mode="before")
     @classmethod

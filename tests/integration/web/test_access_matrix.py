@@ -183,6 +183,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/organizations/{organization_id}/tokens"): managed(200),
     ("POST", "/api/v1/organizations/{organization_id}/tokens"): in_organization(201, (), (Role.MEMBER_ADMIN,)),
     ("DELETE", "/api/v1/organizations/{organization_id}/tokens/{token_id}"): managed(404),
+    ("GET", "/api/v1/organizations/{organization_id}/link-key"): managed(200),
     ("POST", "/api/v1/organizations/{organization_id}/claims"): claims_write(201),
     ("GET", "/api/v1/organizations/{organization_id}/claims"): in_organization(200),
     ("GET", "/api/v1/claims"): staff_only(200),
@@ -237,6 +238,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/v1/indicators/{indicator_id}"): staff_only(200),
     ("POST", "/api/v1/indicators/{indicator_id}:change"): staff_only(200),
     ("GET", "/delisting"): public(200),
+    ("GET", "/warning"): public(200),  # the warning page, for anyone
+    ("GET", "/go"): public(200),  # an unsigned link: the neutral page, whoever follows it
     ("POST", "/delisting"): public(403),  # no form token: refused, whoever asks
     ("GET", "/api/v1/urls"): staff_only(200),
     ("GET", "/api/v1/urls/{url_id}"): staff_only(200),
@@ -535,6 +538,8 @@ def _request(world: World, method: str, path: str, caller: str) -> httpx.Respons
         ("POST", "/api/v1/urls/{url_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
         ("POST", "/api/v1/indicators/{indicator_id}:change"): {"json": {"tlp": "amber", "reason": "matrix"}},
         ("POST", "/api/v1/campaigns/{public_id}:confirm"): {"json": {"reason": "matrix"}},
+        ("GET", "/warning"): {"params": {"url": "https://matrix.example.com/"}},
+        ("GET", "/go"): {"params": {"url": "https://matrix.example.com/"}},
         ("POST", "/api/v1/lookup/hashes"): {"json": {"prefixes": ["AAAAAA=="]}},
         ("POST", "/api/v1/lookup/urls"): {"json": {"urls": ["https://matrix.example.com/"]}},
         ("POST", "/api/v1/delisting-requests"): {

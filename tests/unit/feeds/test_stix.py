@@ -17,6 +17,7 @@ from stix2patterns.v21.pattern import Pattern  # type: ignore[import-untyped]
 from stix2validator import ValidationOptions, validate_string  # type: ignore[import-untyped]
 
 from signalement.domain.members import Tlp
+from signalement.feeds import stix
 from signalement.feeds.entry import Level
 from signalement.feeds.stix import FeedValueError, bundle, identity_id
 from signalement.feeds.tlp2 import EXTENSION_ID, STIX_MARKINGS
@@ -155,3 +156,10 @@ def test_empty_bundle_holds_the_identity_only() -> None:
     text = make([])
     assert validate(text) == []
     assert [o["type"] for o in json.loads(text)["objects"]] == ["identity"]
+
+
+def test_checking_each_pattern_shape_once_makes_the_same_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = [*levels(), entry(9, url=HOSTILE_URL)]
+    fast = stix.bundle(entries, identity_name="signalement", now=NOW)
+    monkeypatch.setattr(stix, "_Indicator", stix2.Indicator)  # stix2's own: every pattern parsed
+    assert stix.bundle(entries, identity_name="signalement", now=NOW) == fast

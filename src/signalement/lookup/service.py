@@ -38,14 +38,18 @@ log = logging.getLogger(__name__)
 
 
 def expressions_of(url: store.Url) -> list[str]:
+    return expressions_for(url.canonical, url.level, url.listed)
+
+
+def expressions_for(canonical: str, level: Level | None, listed: str | None) -> list[str]:
     """The Safe Browsing expressions (`host/path`) that stand for what is listed of a confirmed URL: a host or
     domain as `name/`, a kit directory as `host/dir/` (a client only tries directories up to MAX_DEPTH deep, so a
     deeper one is listed by its URL), else the URL itself."""
-    _, host, path_query = split(url.canonical)
-    name = url.listed or url.canonical
-    if url.level in (Level.HOST, Level.DOMAIN):
+    _, host, path_query = split(canonical)
+    name = listed or canonical
+    if level in (Level.HOST, Level.DOMAIN):
         return [f"{name}/"]
-    if url.level is Level.PREFIX:
+    if level is Level.PREFIX:
         directory = urlsplit(name).path
         if directory.strip("/").count("/") < MAX_DEPTH:
             return [f"{host}{directory}"]
@@ -177,16 +181,18 @@ def _built(conn: Connection) -> Snapshot:
     version = store.last_seq(conn)  # first: a change committed after it is read at the next refresh
     columns = Columns()
     after = 0
+    ranks = {t.value: t.rank for t in Tlp}
+    wanted = (urls.c.id, urls.c.canonical, urls.c.level, urls.c.listed, urls.c.tlp)  # only these: a million rows
     while True:
-        query = select(urls).where(urls.c.state == UrlState.CONFIRMED, urls.c.id > after).order_by(urls.c.id)
-        page = [store.url_of(row) for row in conn.execute(query.limit(PAGE))]
+        query = select(*wanted).where(urls.c.state == UrlState.CONFIRMED, urls.c.id > after).order_by(urls.c.id)
+        page = conn.execute(query.limit(PAGE)).all()
         if not page:
             arrays = Arrays.of_columns(bytes(columns.hashes), columns.ids, bytes(columns.ranks))
             return Snapshot(version, LookupIndex(arrays=arrays))
-        for url in page:
-            for entry in entries_of(url):
-                columns.add(entry.url_id, entry.hash, entry.tlp_rank)
-        after = page[-1].id
+        for url_id, canonical, level, listed_as, tlp in page:
+            for expression in expressions_for(canonical, Level(level) if level else None, listed_as):
+                columns.add(url_id, full_hash(expression), ranks[tlp])
+        after = page[-1][0]
 
 
 def _updated(conn: Connection, current: Snapshot) -> Snapshot:

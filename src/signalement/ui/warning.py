@@ -18,13 +18,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import Level, listed
@@ -44,6 +47,7 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 
 MAX_URL = 8192  # longer is no link a person clicks
+CEILING_SECONDS = 5.0  # how long a signer's ceiling is kept: a disabled organization's links stop within it
 SHOWN = 300  # characters of the address written out on the page
 # Characters a browser would drop or read otherwise than urlsplit does (a tab inside the host, `\` for `/`...):
 # such a link is refused rather than shown under a host it would not reach.
@@ -102,16 +106,21 @@ def warning(request: Request, url: str = "") -> Response:
 
 
 @router.get("/go")
-def go(request: Request, url: str = "", org: str = "", sig: str = "") -> Response:
+async def go(request: Request, url: str = "", org: str = "", sig: str = "") -> Response:
+    """Asynchronous: the common case (a signed link, not listed) needs no database and no thread (the signer's
+    ceiling is cached, the index is in memory); every page (a warning reads and writes, any page may read the
+    visitor's session) is made in the thread pool."""
     target = target_of(url)
     if target is None:
-        return _shown(request, "link_refused.html", 400)
-    ceiling = _signer_ceiling(request, url, org, sig)
-    found = _listed(request, target, ceiling or PUBLIC)
-    if found is not None:
-        return _warn(request, target, found)
+        return await run_in_threadpool(_shown, request, "link_refused.html", 400)
+    ceiling = await _signer_ceiling(request, url, org, sig)
+    service: LookupService = request.app.state.lookup
+    if service.current().check([target.url], (ceiling or PUBLIC).rank)[0] is not None:
+        found = await run_in_threadpool(_listed, request, target, ceiling or PUBLIC)
+        if found is not None:
+            return await run_in_threadpool(_warn, request, target, found)
     if ceiling is None:  # not signed by a member: the person decides, knowing where the link goes
-        return _leaving(request, target, checked=False)
+        return await run_in_threadpool(lambda: _leaving(request, target, checked=False))
     response = RedirectResponse(target.href, status_code=303)
     response.headers.update(_HEADERS)
     return response
@@ -120,7 +129,7 @@ def go(request: Request, url: str = "", org: str = "", sig: str = "") -> Respons
 # -- what they check ----------------------------------------------------------------------------------------------
 
 
-def _signer_ceiling(request: Request, url: str, org: str, sig: str) -> Tlp | None:
+async def _signer_ceiling(request: Request, url: str, org: str, sig: str) -> Tlp | None:
     """The TLP ceiling of the organization whose key signed the link (at least PUBLIC); None when the link is not
     validly signed by an organization that exists and is enabled."""
     if not (org.isascii() and org.isdigit()) or len(org) > 19 or not 0 < int(org) <= MAX_ID:
@@ -128,8 +137,17 @@ def _signer_ceiling(request: Request, url: str, org: str, sig: str) -> Tlp | Non
     platform = platform_of(request)
     if not signed(link_key(platform.secret, int(org)), url, sig):  # first: no database read for a forged link
         return None
-    with read(platform.engine) as conn:
-        found = organizations.get(conn, int(org))
+    ceilings: dict[int, tuple[float, Tlp | None]] = request.app.state.link_ceilings
+    kept = ceilings.get(int(org))
+    if kept is None or time.monotonic() - kept[0] > CEILING_SECONDS:
+        kept = (time.monotonic(), await run_in_threadpool(_ceiling_of, platform.engine, int(org)))
+        ceilings[int(org)] = kept
+    return kept[1]
+
+
+def _ceiling_of(engine: Engine, organization_id: int) -> Tlp | None:
+    with read(engine) as conn:
+        found = organizations.get(conn, organization_id)
     if found is None or found.disabled:
         return None
     ceiling = found.entitlements.max_tlp

@@ -36,6 +36,7 @@ from signalement.store import urls as store
 from signalement.store.accounts import create_user, issue_token
 from signalement.store.sql import utcnow
 from signalement.store.tables import audit_log, campaigns, report_urls, reports, url_clicks, urls, users
+from signalement.ui import warning
 from signalement.web import server as server_module
 from signalement.web.app import create_app
 from signalement.web.links_api import link_key, signature
@@ -321,9 +322,12 @@ def test_a_bad_signature_is_an_unsigned_link(web: TestClient, platform: Platform
         answer = web.get("/go", params=params)
         url_host = split(canonicalize(params["url"]) or "")[1]
         assert is_neutral(answer, url_host), params
-    # A disabled organization's links no longer redirect.
+    # A disabled organization's links no longer redirect, once its kept ceiling is CEILING_SECONDS old.
     with platform.engine.begin() as conn:
         organizations.update_organization(conn, own, name=None, disabled=True)
+    assert web.get("/go", params=good).status_code == 303  # within the seconds the signer's ceiling is kept
+    kept = web.app.state.link_ceilings  # type: ignore[attr-defined]
+    kept[own] = (kept[own][0] - warning.CEILING_SECONDS - 1, kept[own][1])
     assert is_neutral(web.get("/go", params=good), "www.bakery-example.fr")
 
 

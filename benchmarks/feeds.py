@@ -27,9 +27,7 @@ import hashlib
 import json
 import pstats
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, update
 
+from benchmarks import scratch
 from benchmarks.ingest import git_state, load_average, machine
 from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import ConfirmedBy, Level, UrlState
@@ -55,7 +54,7 @@ from signalement.feeds.build import (
     zones_of,
 )
 from signalement.settings import Settings
-from signalement.store.db import make_engine, read
+from signalement.store.db import read
 from signalement.store.migrate import upgrade
 from signalement.store.tables import (
     CAMPAIGN_CATEGORIES,
@@ -367,9 +366,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--profile", metavar="CASE", help="instead of timing: cProfile one run of CASE")
     p.add_argument("--top", type=int, default=25, help="entries of the profile shown")
     p.add_argument("--seed", type=int, default=20261127)
-    database = p.add_mutually_exclusive_group()
-    database.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database instead of SQLite")
-    database.add_argument("--start-postgres", action="store_true", help="a throwaway PostgreSQL (tests/pg.py)")
+    scratch.add_arguments(p)
     p.add_argument("--results", type=Path, default=RESULTS_DIR)
     return p.parse_args()
 
@@ -413,24 +410,8 @@ def run(engine: Engine, args: argparse.Namespace, folder: Path) -> None:
 
 def main() -> None:
     args = parse_args()
-    server = None
-    folder = Path(tempfile.mkdtemp(prefix="signalement-feeds-"))
-    try:
-        url = args.postgres or f"sqlite:///{folder / 'feeds.db'}"
-        if args.start_postgres:
-            from tests.pg import PostgresServer
-
-            server = PostgresServer(fsync=False).start()
-            url = server.create_database("feeds")
-        engine = make_engine(url, pool_size=1)
-        try:
-            run(engine, args, folder)
-        finally:
-            engine.dispose()
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch.database(args, "feeds") as (engine, folder):
+        run(engine, args, folder)
 
 
 if __name__ == "__main__":

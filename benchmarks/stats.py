@@ -25,7 +25,6 @@ import itertools
 import json
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,12 +33,12 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from benchmarks import scratch
 from benchmarks.ingest import git_state, load_average, machine
 from signalement.domain.members import OrgKind
 from signalement.domain.stats import Contribution, Dimension, Period, network_of
 from signalement.store import organizations
 from signalement.store import stats as store
-from signalement.store.db import make_engine
 from signalement.store.migrate import upgrade
 from signalement.store.tables import stat_counts
 
@@ -135,61 +134,50 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--others", type=int, default=1, help="other members, a quarter of the reports each")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seed", type=int, default=20261127)
-    database = p.add_mutually_exclusive_group()
-    database.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database instead of SQLite")
-    database.add_argument("--start-postgres", action="store_true", help="a throwaway PostgreSQL (tests/pg.py)")
+    scratch.add_arguments(p)
     p.add_argument("--results", type=Path, default=RESULTS_DIR)
     return p.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    server = None
-    folder = Path(tempfile.mkdtemp(prefix="signalement-stats-"))
-    try:
-        url = args.postgres or f"sqlite:///{folder / 'stats.db'}"
-        if args.start_postgres:
-            from tests.pg import PostgresServer
+    with scratch.database(args, "stats") as (engine, _):
+        run(engine, args)
 
-            server = PostgresServer(fsync=False).start()
-            url = server.create_database("stats")
-        engine = make_engine(url, pool_size=1)
-        upgrade(engine)
-        now = datetime(2026, 11, 27, 16, 47, 12, tzinfo=UTC)
-        member, seconds = generate(engine, args.reports, args.ips, args.others, now, args.seed)
-        with engine.connect() as conn:
-            rows = conn.scalar(select(func.count()).select_from(stat_counts))
-            mine = conn.scalar(select(func.count()).where(stat_counts.c.organization_id == member))
-        print(f"generated {args.reports:,} reports of the member (+{args.others} others) in {seconds:.0f} s: "
-              f"{rows:,} rows, {mine:,} of the member")  # fmt: skip
-        if engine.dialect.name == "postgresql":
-            with engine.begin() as conn:
-                conn.exec_driver_sql("ANALYZE stat_counts")
-        load = load_average()
-        found = measure(engine, member, now, args.rounds)
-        document = {
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "database": engine.dialect.name,
-            "reports": args.reports,
-            "ips": args.ips,
-            "others": args.others,
-            "rows": rows,
-            "member_rows": mine,
-            "generate_s": round(seconds),
-            "load_average_before": load,
-            "load_average_after": load_average(),
-            "queries": found,
-            "machine": machine(),
-            "code": git_state(),
-        }
-        engine.dispose()
-        args.results.mkdir(parents=True, exist_ok=True)
-        out = args.results / f"stats-{engine.dialect.name}-{document['started_at'].replace(':', '')}.json"
-        out.write_text(json.dumps(document, indent=2))
-        print(f"written {out}")
-    finally:
-        if server is not None:
-            server.stop()
+
+def run(engine: Engine, args: argparse.Namespace) -> None:
+    upgrade(engine)
+    now = datetime(2026, 11, 27, 16, 47, 12, tzinfo=UTC)
+    member, seconds = generate(engine, args.reports, args.ips, args.others, now, args.seed)
+    with engine.connect() as conn:
+        rows = conn.scalar(select(func.count()).select_from(stat_counts))
+        mine = conn.scalar(select(func.count()).where(stat_counts.c.organization_id == member))
+    print(f"generated {args.reports:,} reports of the member (+{args.others} others) in {seconds:.0f} s: "
+          f"{rows:,} rows, {mine:,} of the member")  # fmt: skip
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE stat_counts")
+    load = load_average()
+    found = measure(engine, member, now, args.rounds)
+    document = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": engine.dialect.name,
+        "reports": args.reports,
+        "ips": args.ips,
+        "others": args.others,
+        "rows": rows,
+        "member_rows": mine,
+        "generate_s": round(seconds),
+        "load_average_before": load,
+        "load_average_after": load_average(),
+        "queries": found,
+        "machine": machine(),
+        "code": git_state(),
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"stats-{engine.dialect.name}-{document['started_at'].replace(':', '')}.json"
+    out.write_text(json.dumps(document, indent=2))
+    print(f"written {out}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from signalement.domain.members import Tlp
 from signalement.domain.url_reputation import Level, listed
-from signalement.lookup.service import LookupService
+from signalement.lookup.service import Hit, LookupService
 from signalement.mail.canonical import canonicalize, split
 from signalement.store import clicks, organizations
 from signalement.store import urls as store
@@ -99,7 +99,8 @@ def warning(request: Request, url: str = "") -> Response:
     target = target_of(url)
     if target is None:
         return _shown(request, "link_refused.html", 400)
-    found = _listed(request, target, PUBLIC)
+    hit = _hit(request, target, PUBLIC)
+    found = _listed(request, hit, PUBLIC) if hit is not None else None
     if found is None:
         return _leaving(request, target, checked=True)
     return _warn(request, target, found)
@@ -114,9 +115,9 @@ async def go(request: Request, url: str = "", org: str = "", sig: str = "") -> R
     if target is None:
         return await run_in_threadpool(_shown, request, "link_refused.html", 400)
     ceiling = await _signer_ceiling(request, url, org, sig)
-    service: LookupService = request.app.state.lookup
-    if service.current().check([target.url], (ceiling or PUBLIC).rank)[0] is not None:
-        found = await run_in_threadpool(_listed, request, target, ceiling or PUBLIC)
+    hit = _hit(request, target, ceiling or PUBLIC)
+    if hit is not None:
+        found = await run_in_threadpool(_listed, request, hit, ceiling or PUBLIC)
         if found is not None:
             return await run_in_threadpool(_warn, request, target, found)
     if ceiling is None:  # not signed by a member: the person decides, knowing where the link goes
@@ -154,13 +155,15 @@ def _ceiling_of(engine: Engine, organization_id: int) -> Tlp | None:
     return ceiling if ceiling.rank > PUBLIC.rank else PUBLIC
 
 
-def _listed(request: Request, target: Target, ceiling: Tlp) -> store.Url | None:
-    """The listed URL whose listing covers the link, within the ceiling. The in-memory index finds it; the
-    database has the last word, so a URL delisted since the index's last refresh is no longer shown as listed."""
+def _hit(request: Request, target: Target, ceiling: Tlp) -> Hit | None:
+    """What the in-memory index finds listed for the link, within the ceiling."""
     service: LookupService = request.app.state.lookup
-    hit = service.current().check([target.url], ceiling.rank)[0]
-    if hit is None:
-        return None
+    return service.current().check([target.url], ceiling.rank)[0]
+
+
+def _listed(request: Request, hit: Hit, ceiling: Tlp) -> store.Url | None:
+    """The listed URL the index found: the database has the last word, so a URL delisted since the index's last
+    refresh is no longer shown as listed."""
     with read(platform_of(request).engine) as conn:
         found = store.get(conn, hit.url_id)
     if found is None or not listed(found.state) or not ceiling.allows(found.tlp):

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from signalement.analysis.match import members_index
-from signalement.domain.matching import Identities
+from signalement.domain.matching import ClaimIndex, Identities
 from signalement.store import indicators as store
 from signalement.store.sql import utcnow
 from signalement.verdict.indicators import EXPIRES, Indicator, IndicatorState, Kind, next_state
@@ -38,19 +38,19 @@ def confirm_campaigns(conn: Connection, queue: JobQueue, campaign_ids: Iterable[
 
 def weigh(conn: Connection, found: Iterable[Indicator]) -> None:
     """Weigh each indicator again from the reports of confirmed campaigns, in a stable order (rows are locked)."""
+    members = members_index(conn).index  # once: it reads the claims' version
     for indicator in sorted(set(found)):
         seen = store.seen(conn, indicator)
         if seen is None:
             continue
         row = store.upsert(conn, indicator, seen)
-        state = next_state(row.state, seen.tally, claimed=claimed(conn, indicator))
+        state = next_state(row.state, seen.tally, claimed=claimed(members, indicator))
         if state is not row.state:
             store.change(conn, row, actor="rules", action=state.value, state=state, reason=_why(state, seen))
 
 
-def claimed(conn: Connection, indicator: Indicator) -> bool:
+def claimed(index: ClaimIndex[int], indicator: Indicator) -> bool:
     """Whether a member holds a verified claim on it: its mail gets complaints, not a listing."""
-    index = members_index(conn).index
     if indicator.kind is Kind.IP:
         return bool(index.match(Identities(origin_ip=ipaddress.ip_address(indicator.value))))
     return bool(index.match(Identities(dkim_pass_domains=(indicator.value,))))
